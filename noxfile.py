@@ -1,0 +1,60 @@
+"""Task runner: ``nox -s tests lint typecheck docs bench``.
+
+Every session installs what it needs into its own virtual environment, so a fresh
+machine with only Python and pip can run any of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.default_venv_backend = "venv"
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (doctests included).
+
+    With ``CI=true`` in the environment the Hypothesis ``ci`` profile is used
+    (many more examples per property).
+    """
+    session.install(".[test]")
+    args = session.posargs or []
+    profile = "ci" if os.environ.get("CI") else "default"
+    session.run("pytest", f"--hypothesis-profile={profile}", *args)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """Mypy in strict mode on ``src/``."""
+    session.install("mypy>=1.10", "numpy>=1.26", "pytest", "hypothesis", "-e", ".")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the Sphinx site with warnings as errors."""
+    session.install(".", "-r", "docs/requirements.txt")
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", "docs/_build/html"
+    )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Accuracy and speed benchmarks against the baselines (prints ratios)."""
+    session.install(".", "mpmath>=1.3", "torch==2.13.0")
+    session.run("python", "bench/run.py", *session.posargs)

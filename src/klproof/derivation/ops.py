@@ -1,0 +1,236 @@
+"""Unevaluated information-theoretic operators as SymPy objects.
+
+``KL(p, q, (z, a, b))``, ``Entropy``, ``CrossEntropy`` and ``Expectation`` print as
+the quantities a reader knows and rewrite to their defining integral (or sum, for a
+discrete variable) with ``.doit()``. They let a derivation *state* a quantity before
+a checked step evaluates it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+__all__ = [
+    "KL",
+    "CrossEntropy",
+    "Entropy",
+    "Expectation",
+    "Labelled",
+    "defining_form",
+    "unfold",
+]
+
+
+def _limits(var: Any) -> sp.Tuple:
+    if isinstance(var, sp.Tuple):
+        return var
+    if isinstance(var, tuple | list):
+        return sp.Tuple(*var)
+    return sp.Tuple(var, -sp.oo, sp.oo)
+
+
+def _is_discrete(limits: sp.Tuple) -> bool:
+    return bool(limits[0].is_integer)
+
+
+def _aggregate(expr: Any, limits: sp.Tuple) -> Any:
+    """Integral over a real variable, sum over an integer one."""
+    if _is_discrete(limits):
+        return sp.Sum(expr, tuple(limits))
+    return sp.Integral(expr, tuple(limits))
+
+
+class Labelled(sp.Function):
+    """A density shown by a short label that unfolds to its formula.
+
+    ``Labelled(sp.Symbol('q(z)'), formula)`` prints as ``q(z)``; :func:`unfold`
+    replaces it by ``formula``. Use it to keep rendered rows short.
+    """
+
+    nargs = 2
+
+    def _latex(self, printer: LatexPrinter) -> str:
+        return str(printer._print(self.args[0]))
+
+    def _sympystr(self, printer: Any) -> str:
+        return str(printer._print(self.args[0]))
+
+    def _eval_is_positive(self) -> bool | None:
+        return self.args[1].is_positive  # type: ignore[no-any-return]
+
+    def _eval_is_extended_real(self) -> bool | None:
+        return self.args[1].is_extended_real  # type: ignore[no-any-return]
+
+
+def _label(printer: LatexPrinter, density: Any) -> str:
+    return str(printer._print(density))
+
+
+class _InfoOp(sp.Function):
+    """Common base: args are densities followed by the variable with its limits."""
+
+    def _eval_is_extended_real(self) -> bool:
+        return True
+
+    def doit(self, **hints: Any) -> Any:
+        """Rewrite to the defining integral or sum and evaluate it."""
+        return defining_form(self).doit(**hints)
+
+    @property
+    def limits(self) -> sp.Tuple:
+        return self.args[-1]
+
+    @property
+    def variable(self) -> sp.Symbol:
+        return self.args[-1][0]
+
+
+class KL(_InfoOp):
+    r"""Kullback–Leibler divergence :math:`\mathrm{KL}(p \,\|\, q)`.
+
+    ``KL(p, q, (z, a, b))`` with ``p`` and ``q`` densities (or mass functions when
+    ``z`` is an integer symbol) of ``z`` on ``[a, b]``. ``.doit()`` gives the
+    definition :math:`\int p \,(\log p - \log q)`.
+    """
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, p: Any, q: Any, limits: Any) -> None:
+        return None
+
+    def __new__(cls, p: Any, q: Any, var: Any, **kwargs: Any) -> Any:
+        return super().__new__(cls, p, q, _limits(var), **kwargs)
+
+    def _latex(self, printer: LatexPrinter) -> str:
+        p, q, _ = self.args
+        return (
+            r"\mathrm{KL}\left(" + _label(printer, p) + r" \,\middle\|\, " + _label(printer, q)
+            + r"\right)"
+        )
+
+
+class CrossEntropy(_InfoOp):
+    r"""Cross-entropy :math:`H(p, q) = -\int p \log q`."""
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, p: Any, q: Any, limits: Any) -> None:
+        return None
+
+    def __new__(cls, p: Any, q: Any, var: Any, **kwargs: Any) -> Any:
+        return super().__new__(cls, p, q, _limits(var), **kwargs)
+
+    def _latex(self, printer: LatexPrinter) -> str:
+        p, q, _ = self.args
+        return r"H\left(" + _label(printer, p) + ", " + _label(printer, q) + r"\right)"
+
+
+class Entropy(_InfoOp):
+    r"""Entropy :math:`H(p) = -\int p \log p`."""
+
+    nargs = 2
+
+    @classmethod
+    def eval(cls, p: Any, limits: Any) -> None:
+        return None
+
+    def __new__(cls, p: Any, var: Any, **kwargs: Any) -> Any:
+        return super().__new__(cls, p, _limits(var), **kwargs)
+
+    def _latex(self, printer: LatexPrinter) -> str:
+        return r"H\left(" + _label(printer, self.args[0]) + r"\right)"
+
+
+class Expectation(_InfoOp):
+    r"""Expectation :math:`\mathbb{E}_{p}[f]`: ``Expectation(f, p, (z, a, b))``."""
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, f: Any, p: Any, limits: Any) -> None:
+        return None
+
+    def __new__(cls, f: Any, p: Any, var: Any, **kwargs: Any) -> Any:
+        return super().__new__(cls, f, p, _limits(var), **kwargs)
+
+    def _latex(self, printer: LatexPrinter) -> str:
+        f, p, _ = self.args
+        return (
+            r"\mathbb{E}_{" + _label(printer, p) + r"}\left[" + str(printer._print(f)) + r"\right]"
+        )
+
+
+def defining_form(op: Any) -> Any:
+    """Rewrite one operator to its defining integral or sum (not evaluated)."""
+    if isinstance(op, KL):
+        p, q, lim = op.args
+        return _aggregate(p * (sp.log(p) - sp.log(q)), lim)
+    if isinstance(op, CrossEntropy):
+        p, q, lim = op.args
+        return -_aggregate(p * sp.log(q), lim)
+    if isinstance(op, Entropy):
+        p, lim = op.args
+        return -_aggregate(p * sp.log(p), lim)
+    if isinstance(op, Expectation):
+        f, p, lim = op.args
+        return _aggregate(p * f, lim)
+    raise TypeError(f"not an information operator: {op!r}")
+
+
+def unfold(expr: Any) -> Any:
+    """Replace every :class:`Labelled` density by its formula."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    return expr.replace(lambda e: isinstance(e, Labelled), lambda e: e.args[1])
+
+
+def rewrite_operators(expr: Any) -> Any:
+    """Replace every information operator by its defining integral or sum."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    return expr.replace(lambda e: isinstance(e, _InfoOp), defining_form)
+
+
+# --------------------------------------------------------------------------- display
+
+_DISPLAY: dict[str, tuple[str, str]] = {}
+
+
+def density(name: str, latex: str, text: str | None = None) -> Any:
+    """An abstract (undefined) positive density, printed with a readable name.
+
+    ``density("p_post", "p", "p(z|x)")`` gives a SymPy function ``p_post`` that is
+    positive (so logarithms of products expand) and prints as ``p`` in LaTeX.
+    Arguments are joined with ``|`` when ``latex`` ends with ``|``: e.g.
+    ``density("p_lik", "p|")(x, z)`` prints :math:`p(x \\mid z)`.
+    """
+    _DISPLAY[name] = (latex, text or name)
+    return sp.Function(name, positive=True)
+
+
+class KLPrinter(LatexPrinter):
+    """LaTeX printer that knows the display names of abstract densities."""
+
+    def _print_Function(self, expr: Any, exp: Any = None) -> str:
+        name = getattr(expr.func, "__name__", "")
+        if name in _DISPLAY:
+            symbol, _ = _DISPLAY[name]
+            args = [str(self._print(a)) for a in expr.args]
+            if symbol.endswith("|") and len(args) == 2:
+                inner = f"{args[0]} \\mid {args[1]}"
+                symbol = symbol[:-1]
+            else:
+                inner = ", ".join(args)
+            out = f"{symbol}\\left({inner}\\right)"
+            return f"{out}^{{{exp}}}" if exp is not None else out
+        return str(super()._print_Function(expr, exp))
+
+
+def latex(expr: Any, **settings: Any) -> str:
+    """LaTeX of ``expr`` with klproof's display names."""
+    return str(KLPrinter(settings).doprint(expr))

@@ -1,0 +1,996 @@
+r"""Closed-form Kullback–Leibler divergences with an inspectable registry.
+
+.. math:: \mathrm{KL}(p \,\|\, q) = \mathbb E_{x \sim p}\big[\log p(x) - \log q(x)\big]
+
+Each kernel is written in a form whose terms are all non-negative (Bregman or
+``r - 1 - log r`` structure), so that it keeps full relative accuracy when ``p`` and ``q``
+are close, and is evaluated in cache-sized blocks (no full-size temporaries). Where
+the closed form cancels near the diagonal (Gamma, Beta, Dirichlet), the divergence is
+the Bregman integral of the Fisher information along the segment of natural parameters,
+
+.. math:: \mathrm{KL} = \int_0^1 (1-t)\, \delta^\top \nabla^2 A(\eta_1 + t\delta)\, \delta\,dt,
+   \qquad \delta = \eta_2 - \eta_1,
+
+whose integrand is positive; it is evaluated by 8-point Gauss–Legendre quadrature.
+
+Examples
+--------
+>>> from klproof.numeric import Normal, kl_divergence
+>>> round(float(kl_divergence(Normal(0.0, 1.0), Normal(1.0, 2.0))), 6)
+0.443147
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from klproof.numeric import _special as S
+from klproof.numeric.distributions import (
+    Bernoulli,
+    Beta,
+    Binomial,
+    Categorical,
+    Cauchy,
+    Dirichlet,
+    Distribution,
+    Exponential,
+    Gamma,
+    Geometric,
+    Gumbel,
+    HalfNormal,
+    Laplace,
+    LogNormal,
+    MultivariateNormal,
+    Normal,
+    Pareto,
+    Poisson,
+    Uniform,
+    Weibull,
+)
+
+__all__ = [
+    "BLOCK_SIZE",
+    "KLEntry",
+    "cross_entropy",
+    "entropy",
+    "kl_divergence",
+    "register_kl",
+    "registered_pairs",
+]
+
+F64 = NDArray[np.float64]
+FArr = NDArray[np.floating[Any]]
+KLFunction = Callable[[Any, Any], FArr]
+_F = TypeVar("_F", bound=KLFunction)
+
+#: Elements per block: the working set of a kernel (~10 block-sized float64
+#: temporaries) stays inside a 2 MiB L2 cache.
+BLOCK_SIZE = 16384
+
+
+@dataclass(frozen=True)
+class KLEntry:
+    """One registered KL pair.
+
+    Attributes
+    ----------
+    p, q : type
+        The distribution classes (first and second argument).
+    derivation_id : str
+        Identifier of the symbolic derivation, ``kl/<p-family>/<q-family>``.
+    source : str
+        Literature source of the closed form.
+    function : callable
+        The numeric kernel ``f(p, q) -> ndarray``.
+    """
+
+    p: type[Distribution]
+    q: type[Distribution]
+    derivation_id: str
+    source: str
+    function: KLFunction
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """Family names ``(p, q)``."""
+        return (self.p.__name__, self.q.__name__)
+
+
+_REGISTRY: dict[tuple[type[Distribution], type[Distribution]], KLEntry] = {}
+
+
+def _is_family(cls: object) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Distribution)
+
+
+def register_kl(
+    p_cls: type[Distribution],
+    q_cls: type[Distribution],
+    *,
+    source: str,
+    derivation_id: str | None = None,
+) -> Callable[[_F], _F]:
+    """Register a KL kernel for the pair ``(p_cls, q_cls)`` (decorator).
+
+    Parameters
+    ----------
+    p_cls, q_cls : type
+        Subclasses of :class:`~klproof.numeric.distributions.Distribution`.
+    source : str
+        Literature source of the closed form.
+    derivation_id : str, optional
+        Defaults to ``kl/<p_cls.__name__.lower()>/<q_cls.__name__.lower()>``.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the kernel unchanged.
+
+    Raises
+    ------
+    TypeError
+        If either argument is not a ``Distribution`` subclass.
+
+    Examples
+    --------
+    >>> from klproof.numeric import Normal
+    >>> class MyNormal(Normal):
+    ...     pass
+    >>> @register_kl(MyNormal, MyNormal, source="example")
+    ... def _kl_my(p, q):
+    ...     return kl_divergence(Normal(p.loc, p.scale), Normal(q.loc, q.scale))
+    >>> [e.derivation_id for e in registered_pairs() if e.p is MyNormal]
+    ['kl/mynormal/mynormal']
+    >>> _ = _REGISTRY.pop((MyNormal, MyNormal))
+    """
+    if not (_is_family(p_cls) and _is_family(q_cls)):
+        raise TypeError(f"register_kl expects Distribution subclasses; got {p_cls!r} and {q_cls!r}")
+    did = derivation_id or f"kl/{p_cls.__name__.lower()}/{q_cls.__name__.lower()}"
+
+    def decorator(fn: _F) -> _F:
+        _REGISTRY[(p_cls, q_cls)] = KLEntry(p_cls, q_cls, did, source, fn)
+        return fn
+
+    return decorator
+
+
+def registered_pairs() -> tuple[KLEntry, ...]:
+    """Return every registered KL pair with its metadata, sorted by family names.
+
+    Returns
+    -------
+    tuple of KLEntry
+        Each with ``p``, ``q``, ``derivation_id``, ``source`` and ``function``.
+
+    Examples
+    --------
+    >>> entries = registered_pairs()
+    >>> [e.derivation_id for e in entries if e.pair == ("Normal", "Normal")]
+    ['kl/normal/normal']
+    """
+    return tuple(sorted(_REGISTRY.values(), key=lambda e: e.pair))
+
+
+def _lookup(p_type: type, q_type: type) -> KLEntry | None:
+    best: tuple[int, KLEntry] | None = None
+    for i, pc in enumerate(p_type.__mro__):
+        for j, qc in enumerate(q_type.__mro__):
+            entry = _REGISTRY.get((pc, qc))
+            if entry is not None and (best is None or i + j < best[0]):
+                best = (i + j, entry)
+    return None if best is None else best[1]
+
+
+def kl_divergence(p: Distribution, q: Distribution) -> FArr:
+    r"""Kullback–Leibler divergence :math:`\mathrm{KL}(p\,\|\,q)`, batched.
+
+    .. math:: \mathrm{KL}(p\,\|\,q) = \int p(x) \log\frac{p(x)}{q(x)}\,dx
+
+    Parameters
+    ----------
+    p, q : Distribution
+        Distributions whose batch shapes broadcast; the pair must be registered
+        (see :func:`registered_pairs`).
+
+    Returns
+    -------
+    ndarray
+        One value per batch element, in the common dtype of ``p`` and ``q``; ``+inf``
+        exactly where the support of ``p`` is not contained in that of ``q``.
+
+    Raises
+    ------
+    TypeError
+        If an argument is not a ``Distribution``.
+    NotImplementedError
+        If no kernel is registered for the pair; the message lists the pairs
+        registered for ``p``'s family.
+    ValueError
+        If the batch shapes do not broadcast, or a family-specific condition fails
+        (Binomial ``total_count`` or Weibull ``concentration`` must be equal).
+
+    Notes
+    -----
+    Relative error is below 1e-12 in float64 against 50-digit references, including
+    for nearly equal ``p`` and ``q`` where the textbook formulas cancel; the result is
+    never negative. Validation is done by the constructors, not here.
+
+    References
+    ----------
+    .. [1] T. M. Cover and J. A. Thomas, *Elements of Information Theory*, 2nd ed.,
+       Wiley, 2006, ch. 2.
+    .. [2] W. D. Penny, "KL-divergences of Normal, Gamma, Dirichlet and Wishart
+       densities", Wellcome Department of Cognitive Neurology, 2001.
+
+    Examples
+    --------
+    >>> from klproof.numeric import Exponential, Gamma
+    >>> round(float(kl_divergence(Exponential(1.0), Gamma(2.0, 1.0))), 6)
+    0.577216
+    """
+    if not isinstance(p, Distribution) or not isinstance(q, Distribution):
+        raise TypeError(
+            "kl_divergence expects two Distribution instances; got "
+            f"{type(p).__name__} and {type(q).__name__}"
+        )
+    entry = _lookup(type(p), type(q))
+    if entry is None:
+        mine = [e for e in registered_pairs() if isinstance(p, e.p)]
+        listing = ", ".join(f"{a} -> {b}" for a, b in (e.pair for e in mine)) or "none"
+        raise NotImplementedError(
+            f"no KL divergence registered for {type(p).__name__} -> {type(q).__name__}; "
+            f"registered pairs for {type(p).__name__}: {listing}"
+        )
+    try:
+        np.broadcast_shapes(p.batch_shape, q.batch_shape)
+    except ValueError:
+        raise ValueError(
+            f"batch shape of p {p.batch_shape} and batch shape of q {q.batch_shape} "
+            "cannot be broadcast together"
+        ) from None
+    return entry.function(p, q)
+
+
+def entropy(p: Distribution) -> FArr:
+    r"""Entropy :math:`H(p) = -\mathbb E_p[\log p(X)]` in nats.
+
+    Parameters
+    ----------
+    p : Distribution
+        Any family.
+
+    Returns
+    -------
+    ndarray
+        One value per batch element (differential entropy for continuous families).
+
+    Examples
+    --------
+    >>> from klproof.numeric import Bernoulli
+    >>> round(float(entropy(Bernoulli(probs=0.5))), 6)
+    0.693147
+    """
+    if not isinstance(p, Distribution):
+        raise TypeError(f"entropy expects a Distribution; got {type(p).__name__}")
+    return p.entropy()
+
+
+def cross_entropy(p: Distribution, q: Distribution) -> FArr:
+    r"""Cross-entropy :math:`H(p, q) = -\mathbb E_p[\log q(X)] = H(p) + \mathrm{KL}(p\,\|\,q)`.
+
+    Parameters
+    ----------
+    p, q : Distribution
+        A registered pair (see :func:`kl_divergence`).
+
+    Returns
+    -------
+    ndarray
+        ``+inf`` where the KL is infinite.
+
+    Notes
+    -----
+    Computed as ``entropy(p) + kl_divergence(p, q)``; both terms are accurate, so
+    the sum is accurate except where they cancel (differential entropies can be
+    negative), where the absolute error is a few ulp of ``|H(p)|``.
+
+    Examples
+    --------
+    >>> from klproof.numeric import Normal
+    >>> round(float(cross_entropy(Normal(0.0, 1.0), Normal(0.0, 1.0))), 6)
+    1.418939
+    """
+    kl = kl_divergence(p, q)
+    h = np.asarray(entropy(p), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        res = np.where(np.isinf(kl), np.inf, h + np.asarray(kl, np.float64))
+    return np.asarray(res, dtype=kl.dtype)
+
+
+# -- block driver ---------------------------------------------------------------------
+
+
+def _run(
+    kernel: Callable[..., F64],
+    args: Sequence[tuple[NDArray[Any], int]],
+    batch_shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+) -> FArr:
+    """Evaluate ``kernel`` over ``batch_shape`` in blocks; ``args`` are ``(array, event_ndim)``."""
+    out = np.empty(batch_shape, dtype=dtype)
+    n = out.size
+    flat = out.reshape(-1)
+    prepared: list[NDArray[Any]] = []
+    for a, edim in args:
+        ev = a.shape[a.ndim - edim :] if edim else ()
+        if edim == 0 and a.size == 1:
+            prepared.append(np.asarray(a, dtype=np.float64).reshape(()))
+            continue
+        target = batch_shape + ev
+        if a.shape == target and a.flags.c_contiguous:
+            prepared.append(a.reshape((n, *ev)))
+        else:
+            prepared.append(np.ascontiguousarray(np.broadcast_to(a, target)).reshape((n, *ev)))
+    width = max([int(np.prod(a.shape[1:])) for a in prepared if a.ndim > 1] + [1])
+    rows = max(1, BLOCK_SIZE // width)
+    with np.errstate(all="ignore"):
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            blk = [
+                a if a.ndim == 0 else np.asarray(a[start:stop], dtype=np.float64) for a in prepared
+            ]
+            flat[start:stop] = kernel(*blk)
+    return out
+
+
+def _shape_dtype(p: Distribution, q: Distribution) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    shape = np.broadcast_shapes(p.batch_shape, q.batch_shape)
+    return shape, np.dtype(np.result_type(p.dtype, q.dtype))
+
+
+def _scalar_pair(
+    kernel: Callable[..., F64], p: Distribution, q: Distribution, *arrays: NDArray[Any]
+) -> FArr:
+    shape, dt = _shape_dtype(p, q)
+    return _run(kernel, [(a, 0) for a in arrays], shape, dt)
+
+
+# -- kernels (float64 blocks in, float64 block out) --------------------------------------
+
+
+def _k_normal(m1: F64, s1: F64, m2: F64, s2: F64) -> F64:
+    g, d = S.rm1mlog(s1, s2)
+    z = (m1 - m2) / s2
+    return g + 0.5 * (d * d + z * z)
+
+
+def _k_halfnormal(s1: F64, s2: F64) -> F64:
+    g, d = S.rm1mlog(s1, s2)
+    return g + 0.5 * d * d
+
+
+def _k_exponential(r1: F64, r2: F64) -> F64:
+    return S.rm1mlog(r2, r1)[0]
+
+
+def _k_laplace(m1: F64, b1: F64, m2: F64, b2: F64) -> F64:
+    g, _d = S.rm1mlog(b1, b2)
+    w = S.expm1mx(-np.abs(m1 - m2) / b1)
+    r = b1 / b2
+    return g + np.where(w == 0.0, 0.0, r * w)
+
+
+def _k_cauchy(m1: F64, s1: F64, m2: F64, s2: F64) -> F64:
+    s = np.sqrt(s1) * np.sqrt(s2)
+    a = (s1 - s2) / s
+    b = (m1 - m2) / s
+    return np.asarray(np.log1p(0.25 * (a * a + b * b)), dtype=np.float64)
+
+
+def _k_uniform(l1: F64, h1: F64, l2: F64, h2: F64) -> F64:
+    nested = (l1 >= l2) & (h1 <= h2)
+    val = np.log1p(((h2 - h1) + (l1 - l2)) / (h1 - l1))
+    return np.where(nested, val, np.inf)
+
+
+def _k_gumbel(m1: F64, b1: F64, m2: F64, b2: F64) -> F64:
+    special = S.scipy_special()
+    d = np.atleast_1d((b1 - b2) / b2)
+    r = np.atleast_1d(b1 / b2)
+    z = (m1 - m2) / b2
+    s = S.lgamma1p_plus_gamma(d)
+    lg1r = np.log1p(d) + s - S.EULER_GAMMA * d
+    far = d < -0.5
+    if np.any(far):
+        rf = r[far]
+        s[far] = special.gammaln(rf) + S.EULER_GAMMA * (rf - 1.0)
+        lg1r[far] = special.gammaln(1.0 + rf)
+    w = lg1r - z
+    return s + S.expm1mx(w)
+
+
+def _k_weibull(l1: F64, l2: F64, k: F64) -> F64:
+    _, d = S.rm1mlog(l1, l2)
+    lr = np.where(d > -0.5, np.log1p(np.maximum(d, -0.5)), S.log_ratio(l1, l2))
+    return S.expm1mx(k * lr)
+
+
+def _k_pareto(x1: F64, a1: F64, x2: F64, a2: F64) -> F64:
+    g = S.rm1mlog(a2, a1)[0]
+    lr = np.log1p((x1 - x2) / x2)
+    val = g + np.where(lr == 0.0, 0.0, a2 * lr)
+    return np.where(x1 >= x2, val, np.inf)
+
+
+def _k_poisson(r1: F64, r2: F64) -> F64:
+    return S.kl_atom(r1, r2, r1 - r2)
+
+
+def _k_gamma(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
+    special = S.scipy_special()
+    a1, b1, a2, b2 = np.broadcast_arrays(*(np.atleast_1d(x) for x in (a1, b1, a2, b2)))
+    da_abs, db_abs = a2 - a1, b2 - b1
+    ra, rb = da_abs / a1, db_abs / b1
+    near = (np.abs(ra) < 0.25) & (np.abs(rb) < 0.25)
+    out = np.empty(a1.shape)
+    far = ~near
+    if np.any(far):
+        x1, y1, x2, y2 = a1[far], b1[far], a2[far], b2[far]
+        lg = special.gammaln(x2) - special.gammaln(x1) - (x2 - x1) * special.digamma(x1)
+        rate_part = x1 * S.rm1mlog(y2, y1)[0] - (x2 - x1) * S.log_ratio(y2, y1)
+        out[far] = lg + rate_part
+    if np.any(near):
+        x1, y1, dx, dy = a1[near], b1[near], da_abs[near], db_abs[near]
+        nodes, weights = S.gauss_legendre_01()
+        acc = np.zeros(x1.shape)
+        for t, w in zip(nodes, weights, strict=True):
+            a = x1 + t * dx
+            b = y1 + t * dy
+            rho_a = dx / a
+            rho_b = dy / b
+            diff = rho_b - rho_a
+            acc += (w * (1.0 - t)) * (S.trigamma_excess(a) * rho_a * rho_a + a * diff * diff)
+        out[near] = acc
+    return out
+
+
+def _k_dirichlet(a: F64, b: F64) -> F64:
+    """Rows of concentrations ``a`` (p) and ``b`` (q), shape ``(n, K)``."""
+    a, b = np.broadcast_arrays(np.atleast_2d(a), np.atleast_2d(b))
+    delta = b - a
+    rel = np.abs(delta / a).max(-1)
+    near = rel < 0.25
+    out = np.empty(a.shape[0])
+    far = ~near
+    if np.any(far):
+        out[far] = _k_dirichlet_far(a[far], b[far])
+    if np.any(near):
+        x, dx = a[near], delta[near]
+        nodes, weights = S.gauss_legendre_01()
+        acc = np.zeros(x.shape[0])
+        dsum = dx.sum(-1)
+        for t, w in zip(nodes, weights, strict=True):
+            at = x + t * dx
+            a0 = at.sum(-1)
+            rho = dx / at
+            rho_bar = dsum / a0
+            dev = rho - rho_bar[:, None]
+            main = (at * dev * dev).sum(-1)
+            u = S.trigamma_excess(at.reshape(-1)).reshape(at.shape)
+            extra = (u * rho * rho).sum(-1) - S.trigamma_excess(a0) * rho_bar * rho_bar
+            acc += (w * (1.0 - t)) * (main + extra)
+        out[near] = acc
+    return out
+
+
+def _k_dirichlet_far(x: F64, y: F64) -> F64:
+    r"""Evaluate the closed form rearranged so that no O(x log x) terms are formed.
+
+    With Stirling's remainders :math:`\mu` (of log-Gamma) and :math:`\nu` (of digamma),
+    the closed form of Penny (2001) reduces exactly to
+
+    .. math:: y_0\,\mathrm{KL}(\hat y\,\|\,\hat x) + \tfrac12\sum_i\phi(y_i/x_i)
+       - \tfrac12\phi(y_0/x_0) + \mu(x_0) - \sum\mu(x_i) - \mu(y_0) + \sum\mu(y_i)
+       - \sum (x_i - y_i)(\nu(x_i) - \nu(x_0)),
+
+    :math:`\phi(r) = r - 1 - \log r`, hats denoting normalisation; every term is
+    O(1)-conditioned even for concentrations of 1e150.
+    """
+    x0, y0 = x.sum(-1), y.sum(-1)
+    n, k = x.shape
+    cat = _k_categorical_probs(y, x)
+    lead = np.where(cat == 0.0, 0.0, y0 * cat)
+    phi_i = S.rm1mlog(y.reshape(-1), x.reshape(-1))[0].reshape(n, k).sum(-1)
+    phi_0 = S.rm1mlog(y0, x0)[0]
+    mu = (
+        S.stirling_mu(x0)
+        - S.stirling_mu(x.reshape(-1)).reshape(n, k).sum(-1)
+        - S.stirling_mu(y0)
+        + S.stirling_mu(y.reshape(-1)).reshape(n, k).sum(-1)
+    )
+    nu_x = S.digamma_nu(x.reshape(-1)).reshape(n, k)
+    nu_0 = S.digamma_nu(x0)
+    nu = ((x - y) * (nu_x - nu_0[:, None])).sum(-1)
+    return np.asarray(lead + 0.5 * (phi_i - phi_0) + mu - nu, dtype=np.float64)
+
+
+def _k_bernoulli_probs(p: F64, pc: F64, q: F64, qc: F64, per_success: bool = False) -> F64:
+    """KL of Bernoulli(p) from Bernoulli(q), complements given; ``/ p`` if ``per_success``."""
+    p, pc, q, qc = np.broadcast_arrays(*(np.atleast_1d(x) for x in (p, pc, q, qc)))
+    diff = np.where((p <= 0.5) & (q <= 0.5), p - q, qc - pc)
+    s = p if per_success else 1.0
+    return S.kl_atom(p, q, diff, s) + S.kl_atom(pc, qc, -diff, s)
+
+
+def _k_bernoulli_logits(a: F64, b: F64, per_success: bool = False) -> F64:
+    """KL from logits: ``t1 = log(p/q)``, ``t0 = log((1-p)/(1-q))`` without cancellation."""
+    a, b = np.broadcast_arrays(np.atleast_1d(a), np.atleast_1d(b))
+    p, pc, q, qc = S.sigmoid(a), S.sigmoid(-a), S.sigmoid(b), S.sigmoid(-b)
+    s = p if per_success else 1.0
+    delta = a - b
+    near = np.abs(delta) <= 1.0
+    c = np.where(near, np.log1p(q * np.expm1(np.clip(delta, -1, 1))), S.softplus(a) - S.softplus(b))
+    val = S.q_k(q / s, p / s, delta - c) + S.q_k(qc / s, pc / s, -c)
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not np.all(finite):
+        val = np.where(finite, val, _k_bernoulli_probs(p, pc, q, qc, per_success))
+    return val
+
+
+def _bernoulli_kl(p: Bernoulli, q: Bernoulli, per_success: bool = False) -> FArr:
+    shape, dt = _shape_dtype(p, q)
+    if p._given == "logits" and q._given == "logits":
+        kern = functools.partial(_k_bernoulli_logits, per_success=per_success)
+        return _run(kern, [(p.logits, 0), (q.logits, 0)], shape, dt)
+    pp, pc = p._probs_pair()
+    qq, qc = q._probs_pair()
+    kern = functools.partial(_k_bernoulli_probs, per_success=per_success)
+    return _run(kern, [(pp, 0), (pc, 0), (qq, 0), (qc, 0)], shape, dt)
+
+
+def _k_categorical_probs(p: F64, q: F64) -> F64:
+    p, q = np.broadcast_arrays(np.atleast_2d(p), np.atleast_2d(q))
+    diff = p - q
+    with np.errstate(all="ignore"):
+        u = diff / q
+        c = np.log1p(np.maximum(u, -0.5))
+        low = u <= -0.5
+        if np.any(low):
+            c = np.where(low, S.log_ratio(p, q), c)
+        absent = (q == 0) & (p == 0)
+        c = np.where(absent, 0.0, c)
+        qs = q.sum(-1)
+        ratio = diff.sum(-1) / qs
+        big_c = np.where(ratio > -0.5, np.log1p(np.maximum(ratio, -0.5)), 0.0)
+        if np.any(ratio <= -0.5):
+            big_c = np.where(ratio <= -0.5, S.log_ratio(p.sum(-1), qs), big_c)
+        t = c - big_c[:, None]
+        qn = q / qs[:, None]
+        pn = p / p.sum(-1)[:, None]
+        terms = S.q_k(qn.reshape(-1), pn.reshape(-1), t.reshape(-1)).reshape(p.shape)
+    return np.asarray(terms.sum(-1), dtype=np.float64)
+
+
+def _lse_stable(x: F64) -> F64:
+    """Row-wise log-sum-exp ``max + log1p(sum of the others)``: keeps tiny tails exactly."""
+    m = np.argmax(x, axis=-1)[:, None]
+    xm = np.take_along_axis(x, m, -1)
+    xm = np.where(np.isfinite(xm), xm, 0.0)
+    e = np.exp(x - xm)
+    np.put_along_axis(e, m, 0.0, -1)
+    return np.asarray(xm[:, 0] + np.log1p(e.sum(-1)), dtype=np.float64)
+
+
+def _k_categorical_logits(a: F64, b: F64) -> F64:
+    r"""Rows of logits ``a`` (p) and ``b`` (q), shape ``(n, K)``.
+
+    With :math:`c_i = a_i - b_i` (exact when close), shifted by its value at q's mode,
+    :math:`t_i = \log(p_i/q_i) = c_i - C` where :math:`C = \log\sum_i q_i e^{c_i}`;
+    the KL is :math:`\sum_i q_i k(t_i)` with non-negative terms.
+    """
+    a, b = np.broadcast_arrays(np.atleast_2d(a), np.atleast_2d(b))
+    with np.errstate(all="ignore"):
+        lq = b - _lse_stable(b)[:, None]
+        qn = np.exp(lq)
+        infrow = (np.isneginf(b) & ~np.isneginf(a)).any(-1)
+        c = np.where(np.isneginf(b), 0.0, a - b)
+        mode = np.argmax(b, axis=-1)[:, None]
+        c = c - np.take_along_axis(c, mode, -1)
+        finite_c = np.where(np.isfinite(c), c, np.inf)
+        small = np.abs(finite_c).max(-1) <= 1.0
+        c_small = np.log1p((qn * np.expm1(np.clip(c, -1.0, 1.0))).sum(-1))
+        c_far = _lse_stable(np.where(np.isneginf(b), -np.inf, lq + c))
+        big_c = np.where(small, c_small, c_far)
+        t = c - big_c[:, None]
+        pn = np.where(np.isneginf(a), 0.0, np.exp(lq + t))
+        terms = S.q_k(qn.reshape(-1), pn.reshape(-1), t.reshape(-1)).reshape(a.shape)
+    return np.asarray(np.where(infrow, np.inf, terms.sum(-1)), dtype=np.float64)
+
+
+def _k_mvn(p_arrays: tuple[F64, F64, F64], q_arrays: tuple[F64, F64, F64], both_tril: bool) -> F64:
+    r"""KL of multivariate normals from ``(loc, scale_tril, covariance)`` of p and of q.
+
+    With :math:`D = \Sigma_1 - \Sigma_2` (formed from the factors when both are given
+    as ``scale_tril``) and :math:`A = L_2^{-1} D L_2^{-\top}` with eigenvalues
+    :math:`\mu_i`, the trace/log-det part is :math:`\sum_i \mu_i - \log(1 + \mu_i)`.
+    """
+    m1, l1, c1 = p_arrays
+    m2, l2, c2 = q_arrays
+    if both_tril:
+        dl = l1 - l2
+        dcov = dl @ np.swapaxes(l1, -1, -2) + l2 @ np.swapaxes(dl, -1, -2)
+    else:
+        dcov = c1 - c2
+    x = np.linalg.solve(l2, dcov)
+    amat = np.linalg.solve(l2, np.swapaxes(x, -1, -2))
+    amat = 0.5 * (amat + np.swapaxes(amat, -1, -2))
+    mu = np.linalg.eigvalsh(amat)
+    g = S.dm_log1p(np.asarray(mu, np.float64).reshape(-1)).reshape(mu.shape).sum(-1)
+    z = np.linalg.solve(l2, (m2 - m1)[..., None])[..., 0]
+    return np.asarray(0.5 * (g + (z * z).sum(-1)), dtype=np.float64)
+
+
+# -- registrations ---------------------------------------------------------------------
+
+_PENNY = (
+    "W. D. Penny, KL-divergences of Normal, Gamma, Dirichlet and Wishart densities, "
+    "Wellcome Dept. of Cognitive Neurology, 2001"
+)
+_COVER = "T. M. Cover and J. A. Thomas, Elements of Information Theory, 2nd ed., 2006, ch. 2"
+_DEF = "direct evaluation of E_p[log p - log q] from the densities (Cover & Thomas, ch. 2)"
+
+
+@register_kl(Normal, Normal, source=_PENNY)
+def _kl_normal_normal(p: Normal, q: Normal) -> FArr:
+    return _scalar_pair(_k_normal, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(LogNormal, LogNormal, source=_COVER + " (KL is invariant under x -> log x)")
+def _kl_lognormal_lognormal(p: LogNormal, q: LogNormal) -> FArr:
+    return _scalar_pair(_k_normal, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(HalfNormal, HalfNormal, source=_DEF)
+def _kl_halfnormal_halfnormal(p: HalfNormal, q: HalfNormal) -> FArr:
+    return _scalar_pair(_k_halfnormal, p, q, p.scale, q.scale)
+
+
+@register_kl(Exponential, Exponential, source=_DEF)
+def _kl_exponential_exponential(p: Exponential, q: Exponential) -> FArr:
+    return _scalar_pair(_k_exponential, p, q, p.rate, q.rate)
+
+
+@register_kl(Laplace, Laplace, source=_DEF)
+def _kl_laplace_laplace(p: Laplace, q: Laplace) -> FArr:
+    return _scalar_pair(_k_laplace, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(
+    Cauchy,
+    Cauchy,
+    source="F. Chyzak and F. Nielsen, A closed-form formula for the Kullback-Leibler "
+    "divergence between Cauchy distributions, arXiv:1905.10965, 2019",
+)
+def _kl_cauchy_cauchy(p: Cauchy, q: Cauchy) -> FArr:
+    return _scalar_pair(_k_cauchy, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(Uniform, Uniform, source=_DEF)
+def _kl_uniform_uniform(p: Uniform, q: Uniform) -> FArr:
+    return _scalar_pair(_k_uniform, p, q, p.low, p.high, q.low, q.high)
+
+
+@register_kl(Gumbel, Gumbel, source=_DEF + "; E[exp(-X/b)] via the Gamma function")
+def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel) -> FArr:
+    return _scalar_pair(_k_gumbel, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(
+    Weibull,
+    Weibull,
+    source="C. Bauckhage, Computing the Kullback-Leibler divergence between two Weibull "
+    "distributions, arXiv:1310.3713, 2013 (equal shapes: reduces to Exponential)",
+)
+def _kl_weibull_weibull(p: Weibull, q: Weibull) -> FArr:
+    k1, k2 = np.broadcast_arrays(np.asarray(p.concentration), np.asarray(q.concentration))
+    if np.any(k1 != k2):
+        raise ValueError(
+            "KL(Weibull || Weibull) is implemented for equal concentration only; got "
+            f"p.concentration={p.concentration!r} and q.concentration={q.concentration!r}"
+        )
+    return _scalar_pair(_k_weibull, p, q, p.scale, q.scale, p.concentration)
+
+
+@register_kl(Pareto, Pareto, source=_DEF)
+def _kl_pareto_pareto(p: Pareto, q: Pareto) -> FArr:
+    return _scalar_pair(_k_pareto, p, q, p.scale, p.alpha, q.scale, q.alpha)
+
+
+@register_kl(Poisson, Poisson, source=_COVER)
+def _kl_poisson_poisson(p: Poisson, q: Poisson) -> FArr:
+    return _scalar_pair(_k_poisson, p, q, p.rate, q.rate)
+
+
+@register_kl(Gamma, Gamma, source=_PENNY)
+def _kl_gamma_gamma(p: Gamma, q: Gamma) -> FArr:
+    return _scalar_pair(_k_gamma, p, q, p.concentration, p.rate, q.concentration, q.rate)
+
+
+@register_kl(Exponential, Gamma, source=_PENNY + " (Exponential = Gamma with shape 1)")
+def _kl_exponential_gamma(p: Exponential, q: Gamma) -> FArr:
+    one = np.ones((), dtype=p.dtype)
+    return _scalar_pair(_k_gamma, p, q, one, p.rate, q.concentration, q.rate)
+
+
+@register_kl(Gamma, Exponential, source=_PENNY + " (Exponential = Gamma with shape 1)")
+def _kl_gamma_exponential(p: Gamma, q: Exponential) -> FArr:
+    one = np.ones((), dtype=q.dtype)
+    return _scalar_pair(_k_gamma, p, q, p.concentration, p.rate, one, q.rate)
+
+
+def _dirichlet_run(p: Distribution, q: Distribution, a: FArr, b: FArr) -> FArr:
+    shape, dt = _shape_dtype(p, q)
+    return _run(_k_dirichlet, [(a, 1), (b, 1)], shape, dt)
+
+
+@register_kl(Dirichlet, Dirichlet, source=_PENNY)
+def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> FArr:
+    if p.event_shape != q.event_shape:
+        raise ValueError(
+            f"Dirichlet event shapes differ: p has {p.event_shape}, q has {q.event_shape}"
+        )
+    return _dirichlet_run(p, q, p.concentration, q.concentration)
+
+
+@register_kl(Beta, Beta, source=_PENNY + " (Beta = Dirichlet with K = 2)")
+def _kl_beta_beta(p: Beta, q: Beta) -> FArr:
+    a = np.stack(np.broadcast_arrays(p.concentration1, p.concentration0), -1)
+    b = np.stack(np.broadcast_arrays(q.concentration1, q.concentration0), -1)
+    return _dirichlet_run(p, q, a, b)
+
+
+@register_kl(Bernoulli, Bernoulli, source=_COVER)
+def _kl_bernoulli_bernoulli(p: Bernoulli, q: Bernoulli) -> FArr:
+    return _bernoulli_kl(p, q)
+
+
+@register_kl(Binomial, Binomial, source=_COVER + " (n independent Bernoulli trials)")
+def _kl_binomial_binomial(p: Binomial, q: Binomial) -> FArr:
+    n1, n2 = np.broadcast_arrays(np.asarray(p.total_count), np.asarray(q.total_count))
+    if np.any(n1 != n2):
+        raise ValueError(
+            "KL(Binomial || Binomial) requires equal total_count; got "
+            f"p.total_count={p.total_count!r} and q.total_count={q.total_count!r}"
+        )
+    kl = np.asarray(_bernoulli_kl(p._bern, q._bern), dtype=np.float64)
+    n = np.asarray(p.total_count, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        res = np.where(n == 0, 0.0, n * kl)
+    shape, dt = _shape_dtype(p, q)
+    return np.asarray(np.broadcast_to(res, shape), dtype=dt)
+
+
+@register_kl(Geometric, Geometric, source=_DEF + "; equals KL(Bernoulli)/p")
+def _kl_geometric_geometric(p: Geometric, q: Geometric) -> FArr:
+    shape, dt = _shape_dtype(p, q)
+    kl = _bernoulli_kl(p._bern, q._bern, per_success=True)
+    return np.asarray(np.broadcast_to(kl, shape), dtype=dt)
+
+
+@register_kl(Categorical, Categorical, source=_COVER)
+def _kl_categorical_categorical(p: Categorical, q: Categorical) -> FArr:
+    if p.num_categories != q.num_categories:
+        raise ValueError(
+            f"Categorical sizes differ: p has {p.num_categories} categories, "
+            f"q has {q.num_categories}"
+        )
+    shape, dt = _shape_dtype(p, q)
+    if p._given == "logits" and q._given == "logits":
+        return _run(_k_categorical_logits, [(p.logits, 1), (q.logits, 1)], shape, dt)
+    # raw (unnormalised) probabilities: the kernel normalises without rounding p and q
+    return _run(_k_categorical_probs, [(_cat_probs(p), 1), (_cat_probs(q), 1)], shape, dt)
+
+
+def _cat_probs(d: Categorical) -> FArr:
+    return d._raw_probs if d._given == "probs" else d.probs
+
+
+@register_kl(
+    MultivariateNormal,
+    MultivariateNormal,
+    source=_PENNY + "; J. Duchi, Derivations for linear algebra and optimization, 2007",
+)
+def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> FArr:
+    if p.event_shape != q.event_shape:
+        raise ValueError(
+            f"MultivariateNormal event shapes differ: p has {p.event_shape}, q has {q.event_shape}"
+        )
+    shape, dt = _shape_dtype(p, q)
+    k = p.event_shape[0]
+    both = p._given == "scale_tril" and q._given == "scale_tril"
+
+    def f64(a: FArr, ev: tuple[int, ...]) -> F64:
+        return np.asarray(np.broadcast_to(a, shape + ev), dtype=np.float64)
+
+    with np.errstate(all="ignore"):
+        res = _k_mvn(
+            (f64(p.loc, (k,)), f64(p.scale_tril, (k, k)), f64(p.covariance_matrix, (k, k))),
+            (f64(q.loc, (k,)), f64(q.scale_tril, (k, k)), f64(q.covariance_matrix, (k, k))),
+            both,
+        )
+    return np.asarray(res, dtype=dt)
+
+
+# -- cross-family pairs ------------------------------------------------------------------
+
+_LOG_2PI_E = S.LOG_2PI + 1.0
+# Entropy gap H(N with the same variance) - H(p): constant for location-scale families.
+_GAP_LAPLACE = 0.5 * math.log(4 * math.pi * math.e) - 1.0 - math.log(2.0)
+_GAP_EXPONENTIAL = 0.5 * _LOG_2PI_E - 1.0
+_GAP_UNIFORM = 0.5 * math.log(math.pi * math.e / 6.0)
+_GAP_GUMBEL = 0.5 * math.log(math.pi**3 * math.e / 3.0) - S.EULER_GAMMA - 1.0
+
+
+def _k_to_normal(mean: F64, std: F64, gap: F64 | float, m2: F64, s2: F64) -> F64:
+    """KL(p || N(m2, s2)) = KL(N(mean, std) || N(m2, s2)) + [H(N(mean, std)) - H(p)]."""
+    return _k_normal(mean, std, m2, s2) + gap
+
+
+@register_kl(Laplace, Normal, source=_DEF)
+def _kl_laplace_normal(p: Laplace, q: Normal) -> FArr:
+    def k(m: F64, b: F64, m2: F64, s2: F64) -> F64:
+        return _k_to_normal(m, math.sqrt(2.0) * b, _GAP_LAPLACE, m2, s2)
+
+    return _scalar_pair(k, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(Exponential, Normal, source=_DEF)
+def _kl_exponential_normal(p: Exponential, q: Normal) -> FArr:
+    def k(r: F64, m2: F64, s2: F64) -> F64:
+        return _k_to_normal(1.0 / r, 1.0 / r, _GAP_EXPONENTIAL, m2, s2)
+
+    return _scalar_pair(k, p, q, p.rate, q.loc, q.scale)
+
+
+@register_kl(Uniform, Normal, source=_DEF)
+def _kl_uniform_normal(p: Uniform, q: Normal) -> FArr:
+    def k(lo: F64, hi: F64, m2: F64, s2: F64) -> F64:
+        w = hi - lo
+        return _k_to_normal(lo + 0.5 * w, w / math.sqrt(12.0), _GAP_UNIFORM, m2, s2)
+
+    return _scalar_pair(k, p, q, p.low, p.high, q.loc, q.scale)
+
+
+@register_kl(Gumbel, Normal, source=_DEF)
+def _kl_gumbel_normal(p: Gumbel, q: Normal) -> FArr:
+    def k(m: F64, b: F64, m2: F64, s2: F64) -> F64:
+        return _k_to_normal(
+            m + S.EULER_GAMMA * b, (math.pi / math.sqrt(6.0)) * b, _GAP_GUMBEL, m2, s2
+        )
+
+    return _scalar_pair(k, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(Gamma, Normal, source=_DEF + "; Stirling series for the entropy gap")
+def _kl_gamma_normal(p: Gamma, q: Normal) -> FArr:
+    return _scalar_pair(_k_gamma_normal, p, q, p.concentration, p.rate, q.loc, q.scale)
+
+
+def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
+    """KL(Gamma(a, b) || N(m2, s2)) with the mean and sd differences formed exactly.
+
+    For large ``a`` the Gamma is sharply peaked (sd/mean = a^-1/2 can be far below one
+    ulp), so ``a / b - m2`` and ``sqrt(a) / b - s2`` are formed with error-free products.
+    """
+    a, b, m2, s2 = np.broadcast_arrays(*(np.atleast_1d(x) for x in (a, b, m2, s2)))
+    hi, lo = S.two_prod(m2, b)
+    z = ((a - hi) - lo) / (b * s2)
+    r = np.sqrt(a)
+    hi, lo = S.two_prod(r, r)
+    err = (a - hi) - lo
+    hi2, lo2 = S.two_prod(s2, b)
+    d = (((r - hi2) - lo2) + err / (2.0 * r)) / (s2 * b)
+    ok = np.isfinite(z) & np.isfinite(d) & (d > -0.5)
+    g = np.where(ok, S.dm_log1p(np.where(ok, d, 0.0)), 0.0)
+    if not np.all(ok):
+        mean, std = a / b, r / b
+        far = _k_normal(mean, std, m2, s2) + S.gamma_normal_gap(a)
+        near = g + 0.5 * (d * d + z * z) + S.gamma_normal_gap(a)
+        return np.asarray(np.where(ok, near, far), dtype=np.float64)
+    return np.asarray(g + 0.5 * (d * d + z * z) + S.gamma_normal_gap(a), dtype=np.float64)
+
+
+_SQRT_2_PI = math.sqrt(2.0 / math.pi)
+_GAP_NORMAL_LAPLACE = math.log(2.0) - math.log(math.pi) + 0.5
+
+
+@register_kl(Normal, Laplace, source=_DEF + "; E|X - c| of a normal via erf")
+def _kl_normal_laplace(p: Normal, q: Laplace) -> FArr:
+    def k(m: F64, s: F64, m2: F64, b2: F64) -> F64:
+        special = S.scipy_special()
+        z = np.abs(m - m2) / s
+        f = np.expm1(-0.5 * z * z) + math.sqrt(math.pi / 2) * z * special.erf(z / math.sqrt(2))
+        e_abs = s * _SQRT_2_PI * (1.0 + f)
+        return np.asarray(
+            S.rm1mlog(e_abs, b2)[0] + _GAP_NORMAL_LAPLACE + np.log1p(f), dtype=np.float64
+        )
+
+    return _scalar_pair(k, p, q, p.loc, p.scale, q.loc, q.scale)
+
+
+@register_kl(Bernoulli, Poisson, source=_DEF)
+def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> FArr:
+    pp, pc = p._probs_pair()
+
+    def k(pr: F64, pcr: F64, lam: F64) -> F64:
+        # KL = [p log(p/lam) - p + lam] + [(1-p) log(1-p) - (1-p) + 1]: both >= 0
+        pr, pcr, lam = np.broadcast_arrays(*(np.atleast_1d(x) for x in (pr, pcr, lam)))
+        log_pc = np.where(pr < 0.5, np.log1p(-np.minimum(pr, 0.5)), np.log(pcr))
+        return S.kl_atom(pr, lam, pr - lam) + S.q_k(np.ones_like(pr), pcr, log_pc)
+
+    return _scalar_pair(k, p, q, pp, pc, q.rate)
+
+
+@register_kl(Beta, Uniform, source=_PENNY + " (Uniform(0, 1) = Beta(1, 1))")
+def _kl_beta_uniform(p: Beta, q: Uniform) -> FArr:
+    def k(a: F64, b: F64, lo: F64, hi: F64) -> F64:
+        ab = np.stack(np.broadcast_arrays(np.atleast_1d(a), np.atleast_1d(b)), -1)
+        base = _k_dirichlet(ab, np.ones_like(ab))
+        val = base + np.log(hi - lo)
+        return np.where((lo <= 0) & (hi >= 1), val, np.inf)
+
+    return _scalar_pair(k, p, q, p.concentration1, p.concentration0, q.low, q.high)
+
+
+@register_kl(Uniform, Exponential, source=_DEF)
+def _kl_uniform_exponential(p: Uniform, q: Exponential) -> FArr:
+    def k(lo: F64, hi: F64, r: F64) -> F64:
+        w = hi - lo
+        x = r * w
+        lx = np.log(r) + np.log(w)
+        val = r * lo + 0.5 * x - lx
+        return np.where(lo >= 0, val, np.inf)
+
+    return _scalar_pair(k, p, q, p.low, p.high, q.rate)
+
+
+@register_kl(Pareto, Exponential, source=_DEF)
+def _kl_pareto_exponential(p: Pareto, q: Exponential) -> FArr:
+    def k(xm: F64, a: F64, r: F64) -> F64:
+        # -H(p) - E_p[log q] with E_p[X] = a xm / (a - 1)
+        val = np.log(a) - np.log(xm) - 1.0 - 1.0 / a - np.log(r) + r * xm * a / (a - 1.0)
+        return np.where(a > 1, val, np.inf)
+
+    return _scalar_pair(k, p, q, p.scale, p.alpha, q.rate)
+
+
+@functools.cache
+def _families() -> tuple[type[Distribution], ...]:
+    return (
+        Normal,
+        MultivariateNormal,
+        Bernoulli,
+        Binomial,
+        Categorical,
+        Geometric,
+        Poisson,
+        Exponential,
+        Gamma,
+        Beta,
+        Dirichlet,
+        Laplace,
+        Uniform,
+        LogNormal,
+        HalfNormal,
+        Gumbel,
+        Weibull,
+        Pareto,
+        Cauchy,
+    )

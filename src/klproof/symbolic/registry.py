@@ -14,7 +14,7 @@ __all__ = ["UnknownDerivationError", "all_derivations", "get", "names", "registe
 _FACTORIES: dict[str, Callable[[], Derivation]] = {}
 
 #: Modules whose import registers derivations (loaded on first listing).
-_MODULES = ("klproof.symbolic.identities",)
+_MODULES = ("klproof.symbolic.identities", "klproof.symbolic.linear_vae")
 
 
 class UnknownDerivationError(KeyError):

@@ -15,7 +15,6 @@ true posterior: the gap closes and the VAE recovers maximum-likelihood pPCA.
 
 from __future__ import annotations
 
-from klproof.models._posteriors import BetaPosterior, CategoricalPosterior, GaussianPosterior
 from klproof.models.beta_bernoulli import BetaBernoulli
 from klproof.models.elbo import (
     DiagonalNormal,
@@ -32,13 +31,10 @@ from klproof.models.mixture import GapReport, GaussianMixture, MixturePriorModel
 
 __all__ = [
     "BetaBernoulli",
-    "BetaPosterior",
-    "CategoricalPosterior",
     "DiagonalNormal",
     "ELBOEstimate",
     "GapReport",
     "GaussianMixture",
-    "GaussianPosterior",
     "GaussianPriorModel",
     "LatentVariableModel",
     "LinearGaussian",

@@ -1,8 +1,7 @@
 """Private helpers shared by the models: validation, Gaussian closed forms, log-mean-exp.
 
-The closed forms here are transcriptions of results derived elsewhere; each is tested
-against an independent route in ``tests/models``. :func:`kl_diagonal_normal` is the
-analytic KL between diagonal Gaussians used by the analytic-KL ELBO estimator.
+Closed-form KL divergences come from :func:`klproof.kl_divergence` (the numeric layer's
+registry); nothing here restates them.
 """
 
 from __future__ import annotations
@@ -11,6 +10,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from klproof.numeric import Normal, kl_divergence
 
 F64 = NDArray[np.float64]
 
@@ -86,14 +87,11 @@ def kl_diagonal_normal(loc_q: F64, scale_q: F64, loc_p: F64, scale_p: F64) -> F6
 
     .. math::
 
-        \mathrm{KL} = \sum_j \tfrac12\left[\operatorname{expm1}(2\ell_j) - 2\ell_j
-        + \left(\frac{m_j - \mu_j}{\sigma_j}\right)^2\right],
-        \quad \ell_j = \log\frac{s_j}{\sigma_j},
+        \mathrm{KL}\left(\mathcal N(m, \operatorname{diag} s^2) \,\|\,
+        \mathcal N(\mu, \operatorname{diag} \sigma^2)\right)
+        = \sum_j \mathrm{KL}\left(\mathcal N(m_j, s_j^2) \,\|\, \mathcal N(\mu_j, \sigma_j^2)\right),
 
-    for :math:`q = \mathcal N(m, \operatorname{diag} s^2)` and
-    :math:`p = \mathcal N(\mu, \operatorname{diag} \sigma^2)`. The ``expm1`` form keeps
-    every digit when :math:`s \approx \sigma` (no cancellation of :math:`r^2` and 1).
+    each term from :func:`klproof.kl_divergence` (the registry's stable Normal–Normal kernel).
     """
-    log_ratio = np.log(scale_q) - np.log(scale_p)
-    per_dim = 0.5 * (np.expm1(2.0 * log_ratio) - 2.0 * log_ratio + ((loc_q - loc_p) / scale_p) ** 2)
+    per_dim = kl_divergence(Normal(loc_q, scale_q), Normal(loc_p, scale_p))
     return np.asarray(np.sum(per_dim, axis=-1), dtype=np.float64)

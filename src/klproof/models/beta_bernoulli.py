@@ -10,23 +10,11 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from klproof.models._common import as_array, positive
-from klproof.models._posteriors import BetaPosterior
+from klproof.numeric import Beta, kl_divergence
 
 F64 = NDArray[np.float64]
 
 __all__ = ["BetaBernoulli"]
-
-
-def _kl_beta(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
-    r""":math:`\mathrm{KL}(\mathrm{Beta}(a_1, b_1) \| \mathrm{Beta}(a_2, b_2))`."""
-    return np.asarray(
-        special.betaln(a2, b2)
-        - special.betaln(a1, b1)
-        + (a1 - a2) * special.digamma(a1)
-        + (b1 - b2) * special.digamma(b1)
-        + (a2 - a1 + b2 - b1) * special.digamma(a1 + b1),
-        dtype=np.float64,
-    )
 
 
 @dataclass(frozen=True)
@@ -108,10 +96,10 @@ class BetaBernoulli:
         a, b = self.concentration1, self.concentration0
         return np.asarray(special.betaln(a + h, b + t) - special.betaln(a, b), dtype=np.float64)
 
-    def posterior(self, x: ArrayLike) -> BetaPosterior:
+    def posterior(self, x: ArrayLike) -> Beta:
         r"""Exact posterior :math:`\mathrm{Beta}(a + h, b + t)`."""
         h, t = self._counts(x)
-        return BetaPosterior(self.concentration1 + h, self.concentration0 + t)
+        return Beta(self.concentration1 + h, self.concentration0 + t)
 
     def elbo(self, q: Any, x: ArrayLike) -> F64:
         r"""Closed-form ELBO of :math:`q = \mathrm{Beta}(\alpha, \beta)`.
@@ -128,7 +116,7 @@ class BetaBernoulli:
         ----------
         q : object
             With ``concentration1`` (:math:`\alpha`) and ``concentration0``
-            (:math:`\beta`), e.g. a :class:`BetaPosterior`.
+            (:math:`\beta`), e.g. a :class:`klproof.Beta`.
         x : array_like
             The 0/1 flips.
 
@@ -144,6 +132,5 @@ class BetaBernoulli:
         h, t = self._counts(x)
         psi_sum = special.digamma(alpha + beta)
         rec = h * (special.digamma(alpha) - psi_sum) + t * (special.digamma(beta) - psi_sum)
-        a = np.full_like(alpha, self.concentration1)
-        b = np.full_like(beta, self.concentration0)
-        return np.asarray(rec - _kl_beta(alpha, beta, a, b), dtype=np.float64)
+        kl = kl_divergence(Beta(alpha, beta), Beta(self.concentration1, self.concentration0))
+        return np.asarray(rec - kl, dtype=np.float64)

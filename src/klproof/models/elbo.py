@@ -223,7 +223,7 @@ def elbo_analytic_kl(
     --------
     >>> from klproof.models import LinearGaussian
     >>> model = LinearGaussian(weight=[[2.0]], bias=[0.0], noise_scale=0.5)
-    >>> q = model.posterior([1.0]).diagonal()   # exact posterior: a 1-d Gaussian
+    >>> q = model.posterior_marginals([1.0])   # d = 1: the exact posterior
     >>> est = elbo_analytic_kl(model, [1.0], q, num_samples=100_000, rng=0)
     >>> bool(abs(est.value - model.log_evidence([1.0])) < 4 * est.stderr + 1e-12)
     True

@@ -20,7 +20,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import linalg
 
 from klproof.models._common import LOG_2PI, as_array, kl_diagonal_normal, positive
-from klproof.models._posteriors import GaussianPosterior
+from klproof.models.elbo import DiagonalNormal
+from klproof.numeric import MultivariateNormal
 
 F64 = NDArray[np.float64]
 
@@ -66,8 +67,7 @@ class LinearGaussian:
     >>> model = LinearGaussian(weight=[[1.0], [2.0]], bias=[0.0, 0.0], noise_scale=1.0)
     >>> round(float(model.log_evidence([0.5, -0.5])), 6)
     -2.962923
-    >>> post = model.posterior([0.5, -0.5])
-    >>> q = post.diagonal()
+    >>> q = model.posterior([0.5, -0.5])   # a klproof.MultivariateNormal
     >>> bool(abs(model.elbo(q, [0.5, -0.5]) - model.log_evidence([0.5, -0.5])) < 1e-12)
     True
     """
@@ -171,7 +171,7 @@ class LinearGaussian:
         logdet = 2.0 * np.sum(np.log(np.diag(chol)))
         return np.asarray(-0.5 * (maha + logdet + self.data_dim * LOG_2PI), dtype=np.float64)
 
-    def posterior(self, x: ArrayLike) -> GaussianPosterior:
+    def posterior(self, x: ArrayLike) -> MultivariateNormal:
         r"""Exact posterior :math:`\mathcal N(M^{-1} W^\top (x - \mu), \sigma^2 M^{-1})`.
 
         :math:`M = W^\top W + \sigma^2 I_d`.
@@ -183,10 +183,18 @@ class LinearGaussian:
         loc = linalg.cho_solve(cho, (r @ self.weight).reshape(-1, self.latent_dim).T).T
         cov = var * linalg.cho_solve(cho, np.eye(self.latent_dim))
         cov = 0.5 * (cov + cov.T)
-        return GaussianPosterior(
-            np.asarray(loc.reshape((*r.shape[:-1], self.latent_dim)), dtype=np.float64),
-            np.asarray(cov, dtype=np.float64),
-        )
+        return MultivariateNormal(loc.reshape((*r.shape[:-1], self.latent_dim)), cov)
+
+    def posterior_marginals(self, x: ArrayLike) -> DiagonalNormal:
+        r"""Return the diagonal Gaussian with the posterior's marginals (one observation).
+
+        Equal to the posterior exactly when :math:`W^\top W` is diagonal (then
+        :math:`M` is); otherwise a diagonal :math:`q` cannot reach it.
+        """
+        post = self.posterior(x)
+        if post.loc.ndim != 1:
+            raise ValueError(f"x must be a single observation of shape ({self.data_dim},)")
+        return DiagonalNormal(post.loc, np.sqrt(np.diag(post.covariance_matrix)))
 
     def elbo(self, q: Any, x: ArrayLike) -> F64:
         r"""Closed-form ELBO of a Gaussian :math:`q = \mathcal N(m, \Sigma)`.
@@ -202,7 +210,8 @@ class LinearGaussian:
         q : object
             ``loc`` (shape ``(..., d)``) with either ``scale`` (diagonal
             :math:`\Sigma = \operatorname{diag} s^2`, e.g. :class:`DiagonalNormal`) or
-            ``covariance`` (full :math:`\Sigma`, e.g. a :class:`GaussianPosterior`).
+            ``covariance_matrix`` (full :math:`\Sigma`, e.g. a :class:`klproof.MultivariateNormal`
+            such as :meth:`posterior`).
         x : array_like, shape (..., D)
             Observations.
 
@@ -223,16 +232,20 @@ class LinearGaussian:
                 raise ValueError(f"q.scale must have shape (..., {d}); got {s.shape}")
             trace_term = np.sum(s**2 * np.sum(self.weight**2, axis=0), axis=-1)
             kl = kl_diagonal_normal(loc, s, np.zeros(d), np.ones(d))
-        elif hasattr(q, "covariance"):
-            cov = as_array("q.covariance", q.covariance)
-            if cov.shape != (d, d):
-                raise ValueError(f"q.covariance must have shape ({d}, {d}); got {cov.shape}")
-            chol = linalg.cholesky(cov, lower=True)
-            trace_term = np.asarray(np.trace(self.weight @ cov @ self.weight.T))
-            logdet = 2.0 * np.sum(np.log(np.diag(chol)))
-            kl = 0.5 * (np.trace(cov) + np.sum(loc * loc, axis=-1) - d - logdet)
+        elif hasattr(q, "covariance_matrix"):
+            cov = as_array("q.covariance_matrix", q.covariance_matrix)
+            if cov.shape[-2:] != (d, d):
+                raise ValueError(
+                    f"q.covariance_matrix must have shape (..., {d}, {d}); got {cov.shape}"
+                )
+            chol = np.linalg.cholesky(cov)
+            trace_term = np.einsum("ij,...jk,ik->...", self.weight, cov, self.weight)
+            logdet = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
+            kl = 0.5 * (np.trace(cov, axis1=-2, axis2=-1) + np.sum(loc * loc, axis=-1) - d - logdet)
         else:
-            raise ValueError("q must have a scale (diagonal) or a covariance (full) attribute")
+            raise ValueError(
+                "q must have a scale (diagonal) or a covariance_matrix (full) attribute"
+            )
         r = xx - self.bias - loc @ self.weight.T
         rec = -0.5 * (np.sum(r * r, axis=-1) + trace_term) / var - 0.5 * self.data_dim * (
             LOG_2PI + np.log(var)

@@ -19,8 +19,8 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special
 
 from klproof.models._common import LOG_2PI, as_array, positive
-from klproof.models._posteriors import CategoricalPosterior
 from klproof.models.elbo import DiagonalNormal, iwae_bound
+from klproof.numeric import Categorical
 
 F64 = NDArray[np.float64]
 
@@ -105,10 +105,10 @@ class GaussianMixture:
         r"""Exact :math:`\log p(x)` by log-sum-exp over components."""
         return np.asarray(special.logsumexp(self.log_joint(x), axis=-1), dtype=np.float64)
 
-    def posterior(self, x: ArrayLike) -> CategoricalPosterior:
+    def posterior(self, x: ArrayLike) -> Categorical:
         r"""Exact posterior :math:`p(k \mid x) = \operatorname{softmax}_k \log p(x, k)`."""
         lj = self.log_joint(x)
-        return CategoricalPosterior(np.exp(lj - special.logsumexp(lj, axis=-1, keepdims=True)))
+        return Categorical(probs=np.exp(lj - special.logsumexp(lj, axis=-1, keepdims=True)))
 
     def elbo(self, q: Any, x: ArrayLike) -> F64:
         r"""Exact ELBO of a categorical :math:`q(k)`.
@@ -123,7 +123,7 @@ class GaussianMixture:
         Parameters
         ----------
         q : object
-            With ``probs`` of shape ``(..., K)``, e.g. a :class:`CategoricalPosterior`.
+            With ``probs`` of shape ``(..., K)``, e.g. a :class:`klproof.Categorical`.
         x : array_like, shape (..., D)
             Observations.
 

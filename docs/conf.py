@@ -1,0 +1,81 @@
+"""Sphinx configuration for the klproof documentation.
+
+Build with ``nox -s docs`` (``sphinx-build -W --keep-going -n``). Every derivation
+shown is verified while the site builds; MathJax is copied from a pinned PyPI
+package into the site, so the pages render with no network.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import klproof
+
+DOCS = Path(__file__).parent
+sys.path.insert(0, str(DOCS / "figures"))  # the figure scripts (plot directive)
+
+project = "klproof"
+author = "klproof developers"
+copyright = "2026, klproof developers"
+version = release = klproof.__version__
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "numpydoc",
+    "matplotlib.sphinxext.plot_directive",
+    "klproof.sphinxext",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+root_doc = "index"
+exclude_patterns = ["_build", "benchmarks/README.md", "**/.gitignore"]
+templates_path = ["_templates"]
+html_static_path: list[str] = []
+
+# MyST: $...$ and $$...$$ math, ::: fences, {eq} references to labelled equations.
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# Equations: numbered per page, referenced as (1); rendered by the MathJax copy
+# that klproof.sphinxext puts into _static/mathjax at build time.
+math_numfig = False
+math_eqref_format = "({number})"
+
+# API reference: autosummary pages generated at build time (gitignored).
+autosummary_generate = True
+autosummary_imported_members = False
+autodoc_default_options = {"members": True}
+autodoc_typehints = "none"  # numpydoc sections carry the types; signatures stay short
+autodoc_member_order = "bysource"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_validation_checks: set[str] = set()
+
+# Figures made by matplotlib while the site builds.
+plot_html_show_source_link = False
+plot_html_show_formats = False
+plot_include_source = False
+plot_formats = [("svg", 96)]
+plot_rcparams = {"svg.fonttype": "none", "font.size": 10}
+plot_apply_rcparams = True
+
+# -n (nitpicky) without intersphinx: names from other projects cannot resolve.
+nitpick_ignore_regex = [
+    (r"py:.*", r"(sympy|numpy|np|scipy|docutils|sphinx|matplotlib)(\..*)?"),
+    (r"py:.*", r"(collections\.abc|typing|types|pathlib|dataclasses)\..*"),
+    (r"py:class", r"(array_like|array-like|optional|callable|scalar|ndarray|Expr|Symbol)"),
+]
+
+html_theme = "furo"
+html_title = f"klproof {release}"
+html_theme_options = {
+    "source_repository": "",
+    "navigation_with_keys": True,
+    "top_of_page_buttons": [],
+}
+html_show_sourcelink = False
+html_copy_source = False
+html_last_updated_fmt = None

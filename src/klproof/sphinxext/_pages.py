@@ -1,0 +1,59 @@
+"""Generated source pages: one per registered derivation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from klproof.sphinxext._render import page_label, slug
+from klproof.symbolic import registry
+
+__all__ = ["derivation_page", "write_derivation_pages"]
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def derivation_page(name: str, title: str) -> str:
+    """Return the reST source of the page of derivation ``name``.
+
+    Examples
+    --------
+    >>> print(derivation_page("identity/cross-entropy", "H = H + KL"))
+    .. _derivation-identity-cross-entropy:
+    <BLANKLINE>
+    H = H + KL
+    ==========
+    <BLANKLINE>
+    .. derivation:: identity/cross-entropy
+       :no-title:
+    <BLANKLINE>
+    """
+    underline = "=" * len(title)
+    return (
+        f".. _{page_label(name)}:\n\n"
+        f"{title}\n{underline}\n\n"
+        f".. derivation:: {name}\n"
+        "   :no-title:\n"
+    )
+
+
+def write_derivation_pages(directory: Path) -> list[str]:
+    """Write one page per registered derivation into ``directory``; remove stale ones.
+
+    Returns the page names (without suffix), in registry order.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in registry.names():
+        derivation = registry.get(name)
+        page = slug(name)
+        _write_if_changed(directory / f"{page}.rst", derivation_page(name, derivation.title))
+        written.append(page)
+    for stale in directory.glob("*.rst"):
+        if stale.stem not in written:
+            stale.unlink()
+    return written

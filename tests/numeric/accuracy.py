@@ -68,14 +68,17 @@ def _dps(p: Params, q: Params) -> int:
                 lg = lg[np.isfinite(lg)]
                 if lg.size:
                     logit = max(logit, float(np.abs(lg).max()), float(lg.max() - lg.min()))
+                if a.size:
+                    small = min(small, float(a.min()))
             elif a.size:
                 big = max(big, float(a.max()))
                 small = min(small, float(a.min()))
+    extra = 0
     if small < 1e-20:  # 1 - p for tiny p, or x - log1p(x) at tiny x, needs the digits
-        big = max(big, 1 / small)
+        extra = 2 * int(-math.log10(small))
     # large parameters cancel ~2 log10(big) digits (e.g. Gamma entropy at 1e150);
     # logits l need |l| / ln(10) digits to resolve 1 - sigmoid(-|l|)
-    return 50 + 2 * int(math.log10(big)) + int(logit / 2.3)
+    return 50 + 2 * int(math.log10(big)) + extra + int(logit / 2.3)
 
 
 def rel_errors(ours: np.ndarray, refs: list[Any]) -> tuple[np.ndarray, int]:

@@ -811,11 +811,35 @@ class Dirichlet(Distribution):
 
 
 class _ProbsLogits(Distribution):
-    """Families parametrised by ``probs`` or ``logits`` (exactly one)."""
+    """Families parametrised by ``probs`` or ``logits`` (exactly one).
 
-    probs: FArr
-    logits: FArr
+    The other parametrisation is computed on first access (no full-size work at
+    construction).
+    """
+
     _given: str
+    _probs_val: FArr | None = None
+    _logits_val: FArr | None = None
+
+    @property
+    def probs(self) -> FArr:
+        """Probabilities (computed from ``logits`` on first access if those were given)."""
+        if self._probs_val is None:
+            self._probs_val = self._compute_probs()
+        return self._probs_val
+
+    @property
+    def logits(self) -> FArr:
+        """Logits (computed from ``probs`` on first access if those were given)."""
+        if self._logits_val is None:
+            self._logits_val = self._compute_logits()
+        return self._logits_val
+
+    def _compute_probs(self) -> FArr:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _compute_logits(self) -> FArr:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _set_probs_logits(
         self, validate: bool, probs: ArrayLike | None, logits: ArrayLike | None, **extra: Any
@@ -863,14 +887,16 @@ class Bernoulli(_ProbsLogits):
         validate: bool = True,
     ) -> None:
         p = self._set_probs_logits(validate, probs, logits)
+        self._probs_val = p.get("probs")
+        self._logits_val = p.get("logits")
+
+    def _compute_probs(self) -> FArr:
+        return np.asarray(sigmoid(_f(self.logits)), dtype=self.dtype)
+
+    def _compute_logits(self) -> FArr:
+        pf = _f(self.probs)
         with np.errstate(divide="ignore"):
-            if self._given == "probs":
-                self.probs = p["probs"]
-                pf = _f(self.probs)
-                self.logits = np.asarray(np.log(pf) - np.log1p(-pf), dtype=self.dtype)
-            else:
-                self.logits = p["logits"]
-                self.probs = np.asarray(sigmoid(_f(self.logits)), dtype=self.dtype)
+            return np.asarray(np.log(pf) - np.log1p(-pf), dtype=self.dtype)
 
     def _log_p_q(self) -> tuple[F64, F64]:
         """Return ``(log p, log(1 - p))`` accurately."""
@@ -952,7 +978,12 @@ class Binomial(_ProbsLogits):
                 "an integer",
             )
         self._bern = Bernoulli(probs=p.get("probs"), logits=p.get("logits"), validate=False)
-        self.probs, self.logits = self._bern.probs, self._bern.logits
+
+    def _compute_probs(self) -> FArr:
+        return self._bern.probs
+
+    def _compute_logits(self) -> FArr:
+        return self._bern.logits
 
     def _log_prob(self, x: F64) -> F64:
         sp = _special()
@@ -1014,7 +1045,12 @@ class Geometric(_ProbsLogits):
         if validate and logits is not None:
             V.check("logits", p["logits"], lambda a: np.asarray(a > -np.inf), "> -inf")
         self._bern = Bernoulli(probs=p.get("probs"), logits=p.get("logits"), validate=False)
-        self.probs, self.logits = self._bern.probs, self._bern.logits
+
+    def _compute_probs(self) -> FArr:
+        return self._bern.probs
+
+    def _compute_logits(self) -> FArr:
+        return self._bern.logits
 
     def _log_prob(self, x: F64) -> F64:
         lp, lq = self._bern._log_p_q()
@@ -1075,8 +1111,8 @@ class Categorical(_ProbsLogits):
         p = self._set_probs_logits(validate, probs, logits)
         if self._given == "probs":
             raw = p["probs"]
-            s = _f(raw).sum(-1, keepdims=True)
             if validate:
+                s = _f(raw).sum(-1, keepdims=True)
                 tol = (V.SIMPLEX_RTOL if self.dtype == np.float64 else V.SIMPLEX_RTOL_F32) * max(
                     raw.shape[-1], 1
                 )
@@ -1087,9 +1123,6 @@ class Categorical(_ProbsLogits):
                     f"1 within {tol:g}",
                 )
             self._raw_probs = raw
-            self.probs = np.asarray(_f(raw) / s, dtype=self.dtype)
-            with np.errstate(divide="ignore"):
-                self.logits = np.asarray(np.log(_f(self.probs)), dtype=self.dtype)
         else:
             lg = p["logits"]
             if validate:
@@ -1100,9 +1133,19 @@ class Categorical(_ProbsLogits):
                     lambda a: np.asarray(a > -np.inf),
                     "not all -inf along the last axis",
                 )
-            self.logits = lg
-            self.probs = np.asarray(np.exp(self._log_probs()), dtype=self.dtype)
-        self.num_categories = int(self.probs.shape[-1])
+            self._logits_val = lg
+        given = p["probs"] if self._given == "probs" else p["logits"]
+        self.num_categories = int(given.shape[-1])
+
+    def _compute_probs(self) -> FArr:
+        if self._given == "probs":
+            raw = _f(self._raw_probs)
+            return np.asarray(raw / raw.sum(-1, keepdims=True), dtype=self.dtype)
+        return np.asarray(np.exp(self._log_probs()), dtype=self.dtype)
+
+    def _compute_logits(self) -> FArr:
+        with np.errstate(divide="ignore"):
+            return np.asarray(np.log(_f(self.probs)), dtype=self.dtype)
 
     def _log_probs(self) -> F64:
         """Normalised log-probabilities, shape ``batch_shape + (K,)``."""

@@ -608,15 +608,28 @@ def _k_bernoulli_logits(a: F64, b: F64, per_success: bool = False) -> F64:
     return val
 
 
+def _pair_from(x: F64, given: str) -> tuple[F64, F64]:
+    """``(p, 1 - p)`` of one block from probabilities or logits, complement exact."""
+    if given == "logits":
+        return S.sigmoid(x), S.sigmoid(-x)
+    return x, 1.0 - x
+
+
 def _bernoulli_kl(p: Bernoulli, q: Bernoulli, per_success: bool = False) -> FArr:
     shape, dt = _shape_dtype(p, q)
     if p._given == "logits" and q._given == "logits":
         kern = functools.partial(_k_bernoulli_logits, per_success=per_success)
         return _run(kern, [(p.logits, 0), (q.logits, 0)], shape, dt)
-    pp, pc = p._probs_pair()
-    qq, qc = q._probs_pair()
-    kern = functools.partial(_k_bernoulli_probs, per_success=per_success)
-    return _run(kern, [(pp, 0), (pc, 0), (qq, 0), (qc, 0)], shape, dt)
+    gp, gq = p._given, q._given
+
+    def kern2(xp: F64, xq: F64) -> F64:
+        pp, pc = _pair_from(xp, gp)
+        qq, qc = _pair_from(xq, gq)
+        return _k_bernoulli_probs(pp, pc, qq, qc, per_success)
+
+    xp = p.probs if gp == "probs" else p.logits
+    xq = q.probs if gq == "probs" else q.logits
+    return _run(kern2, [(xp, 0), (xq, 0)], shape, dt)
 
 
 def _k_categorical_probs(p: F64, q: F64) -> F64:
@@ -999,15 +1012,16 @@ def _kl_normal_laplace(p: Normal, q: Laplace) -> FArr:
 
 @register_kl(Bernoulli, Poisson, source=_DEF)
 def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> FArr:
-    pp, pc = p._probs_pair()
+    gp = p._given
 
-    def k(pr: F64, pcr: F64, lam: F64) -> F64:
+    def k(xp: F64, lam: F64) -> F64:
         # KL = [p log(p/lam) - p + lam] + [(1-p) log(1-p) - (1-p) + 1]: both >= 0
-        pr, pcr, lam = np.broadcast_arrays(*(np.atleast_1d(x) for x in (pr, pcr, lam)))
+        pr, pcr = _pair_from(np.atleast_1d(xp), gp)
+        pr, pcr, lam = np.broadcast_arrays(pr, pcr, np.atleast_1d(lam))
         log_pc = np.where(pr < 0.5, np.log1p(-np.minimum(pr, 0.5)), np.log(pcr))
         return S.kl_atom(pr, lam, pr - lam) + S.q_k(np.ones_like(pr), pcr, log_pc)
 
-    return _scalar_pair(k, p, q, pp, pc, q.rate)
+    return _scalar_pair(k, p, q, p.probs if gp == "probs" else p.logits, q.rate)
 
 
 @register_kl(Beta, Uniform, source=_PENNY + " (Uniform(0, 1) = Beta(1, 1))")

@@ -239,11 +239,11 @@ def _all_symbols(*keys: str) -> tuple[Any, ...]:
     return tuple(out)
 
 
-@register("elbo/linear-gaussian")
+@register("elbo/ppca-diagonal-q")
 def linear_gaussian_elbo_derivation() -> Derivation:
     r"""Build the ELBO of a diagonal Gaussian q for the linear-Gaussian model (:math:`D = 3`, :math:`d = 2`)."""
     return Derivation(
-        name="elbo/linear-gaussian",
+        name="elbo/ppca-diagonal-q",
         title="ELBO of a diagonal Gaussian q under a linear-Gaussian decoder",
         steps=(
             Step(

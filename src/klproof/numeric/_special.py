@@ -69,30 +69,29 @@ def _patch_small(out: F64, x: F64, small: float, coeffs: tuple[float, ...]) -> N
     if x.size == 0:
         return
     x2 = x * x
-    if float(np.min(x2)) >= small * small:
+    mask = x2 < small * small  # NaN compares False (a NaN-aware min would not)
+    if not mask.any():
         return
-    idx = np.flatnonzero(x2 < small * small)
+    idx = np.flatnonzero(mask)
     xs = x[idx]
     out[idx] = xs * xs * _horner(xs, coeffs)
 
 
 def log_ratio(a: F64, b: F64) -> F64:
     """Return ``log(a / b)`` for ``a, b >= 0`` without overflow or underflow of ``a / b``."""
-    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
-        r = np.asarray(a / b, dtype=np.float64)
-        out = np.log(r)
-        bad = ~((r > 2.3e-308) & (r < 1e308))
-        if np.any(bad):
-            direct = np.log(a) - np.log(b)
-            out = np.where(bad, direct, out)
+    r = np.asarray(a / b, dtype=np.float64)
+    out = np.log(r)
+    bad = ~((r > 2.3e-308) & (r < 1e308))
+    if np.any(bad):
+        direct = np.log(a) - np.log(b)
+        out = np.where(bad, direct, out)
     return np.asarray(out, dtype=np.float64)
 
 
 def dm_log1p(d: F64) -> F64:
     """Return ``d - log1p(d) >= 0`` for ``d > -1``, accurate near ``d = 0``."""
     d = np.atleast_1d(np.asarray(d, dtype=np.float64))
-    with np.errstate(over="ignore"):
-        out = d - np.log1p(d)
+    out = d - np.log1p(d)
     _patch_small(out, d, _G_SMALL, _G_COEF)
     return out
 
@@ -102,28 +101,29 @@ def rm1mlog(num: F64, den: F64) -> tuple[F64, F64]:
 
     ``num >= 0`` and ``den > 0``. ``d`` is formed from the exact difference ``num - den``
     so that ``r - 1 - log r`` keeps full relative accuracy as ``r -> 1``; for ``r < 1/2``
-    ``log r`` is taken from :func:`log_ratio` so that ``r -> 0`` never produces ``log(0)``
-    spuriously.
+    ``log r`` is taken from ``r`` itself (``1 + d`` would have lost the digits of a tiny
+    ``r``), through :func:`log_ratio` if ``r`` underflows. Call inside
+    ``np.errstate(all="ignore")`` (the kernels' block driver does).
     """
-    num = np.atleast_1d(np.asarray(num, dtype=np.float64))
-    den = np.atleast_1d(np.asarray(den, dtype=np.float64))
-    with np.errstate(over="ignore", divide="ignore"):
-        d = np.asarray((num - den) / den, dtype=np.float64)
-    out = dm_log1p(d)
-    if out.size and float(np.min(d)) < -0.5:
-        idx = np.flatnonzero(d < -0.5)
-        n_i = np.broadcast_to(num, d.shape)[idx]
-        d_i = np.broadcast_to(den, d.shape)[idx]
-        with np.errstate(divide="ignore"):
-            out[idx] = n_i / d_i - 1.0 - log_ratio(n_i, d_i)
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    d = np.atleast_1d(np.asarray((num - den) / den, dtype=np.float64))
+    out = d - np.log1p(d)
+    low = d < -0.5
+    if low.any():
+        r = np.asarray(num / den, dtype=np.float64)
+        lr = np.log(r)
+        if (r < 2.3e-308).any():
+            lr = log_ratio(np.broadcast_to(num, d.shape), np.broadcast_to(den, d.shape))
+        out = np.where(low, r - 1.0 - lr, out)
+    _patch_small(out, d, _G_SMALL, _G_COEF)
     return out, d
 
 
 def expm1mx(x: F64) -> F64:
     """Return ``exp(x) - 1 - x >= 0``, accurate near ``x = 0``."""
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
-    with np.errstate(over="ignore"):
-        out = np.expm1(x) - x
+    out = np.expm1(x) - x
     _patch_small(out, x, _EM1MX_SMALL, _EM1MX_COEF)
     return out
 
@@ -132,24 +132,30 @@ def q_k(q: F64, p: F64, t: F64) -> F64:
     r"""Return :math:`q\,k(t)` with :math:`k(t) = t e^t - e^t + 1 \ge 0` and ``p = q e^t``.
 
     This is the contribution :math:`p \log(p/q) - p + q` of one atom (or one Poisson
-    rate) to a KL divergence, computed without cancellation. Conventions: ``p = 0``
-    gives ``q`` (``0 log 0 = 0``); ``q = 0 < p`` gives ``+inf``.
+    rate) to a KL divergence, computed without cancellation: a Taylor series for
+    :math:`|t| < 0.05`, :math:`q\,(t + (t - 1)\,\mathrm{expm1}(t))` for
+    :math:`|t| \le 1` and :math:`p(t - 1) + q` beyond. Conventions: ``p = 0`` gives
+    ``q`` (``0 log 0 = 0``); ``q = 0 < p`` arrives as ``t = +inf`` and gives ``+inf``.
+    Call inside ``np.errstate(all="ignore")``.
     """
-    q, p, t = (np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (q, p, t))
-    q, p, t = np.broadcast_arrays(q, p, t)
-    with np.errstate(over="ignore", invalid="ignore"):
-        mid = q * (t * np.exp(np.minimum(t, 1.0)) - np.expm1(np.minimum(t, 1.0)))
-        far = p * (t - 1.0) + q
-        out = np.where(np.abs(t) <= 1.0, mid, far)
-    kser = np.empty_like(out)
-    kser[...] = np.nan
-    _patch_small(kser, t, _K_SMALL, _K_COEF)
-    small = ~np.isnan(kser)
-    if np.any(small):
-        out[small] = q[small] * kser[small]
-    # p = 0: the atom contributes q (0 log 0 = 0). q = 0 < p arrives as t = +inf -> +inf;
-    # a q that merely underflowed keeps its finite t and the far branch p (t - 1) + q.
-    out = np.where(p == 0.0, q, out)
+    q, p, t = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (q, p, t))
+    )
+    em1 = np.expm1(np.minimum(t, 1.0))
+    mid = q * (t + (t - 1.0) * em1)
+    far = p * (t - 1.0) + q
+    out = np.where(np.abs(t) <= 1.0, mid, far)
+    if out.size:
+        kmask = t * t < _K_SMALL * _K_SMALL
+        if kmask.any():
+            idx = np.flatnonzero(kmask)
+            ts = t[idx]
+            out[idx] = q[idx] * (ts * ts * _horner(ts, _K_COEF))
+    # p = 0: the atom contributes q (0 log 0 = 0); a q that merely underflowed keeps its
+    # finite t and the far branch.
+    zero = p == 0.0
+    if zero.any():
+        out = np.where(zero, q, out)
     return np.asarray(out, dtype=np.float64)
 
 
@@ -162,13 +168,11 @@ def kl_atom(p: F64, q: F64, diff: F64, scale: F64 | float = 1.0) -> F64:
     """
     p, q, diff = (np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (p, q, diff))
     p, q, diff = np.broadcast_arrays(p, q, diff)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        u = diff / q
-        t = np.log1p(np.maximum(u, -0.5))
+    u = diff / q
+    t = np.log1p(np.maximum(u, -0.5))
     low = ~(u > -0.5)
     if np.any(low):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(low, log_ratio(p, q), t)
+        t = np.where(low, log_ratio(p, q), t)
     return q_k(q / scale, p / scale, t)
 
 

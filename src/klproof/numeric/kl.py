@@ -898,19 +898,21 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> FArr:
             f"MultivariateNormal event shapes differ: p has {p.event_shape}, q has {q.event_shape}"
         )
     shape, dt = _shape_dtype(p, q)
-    k = p.event_shape[0]
     both = p._given == "scale_tril" and q._given == "scale_tril"
 
-    def f64(a: FArr, ev: tuple[int, ...]) -> F64:
-        return np.asarray(np.broadcast_to(a, shape + ev), dtype=np.float64)
+    def kern(*blocks: F64) -> F64:  # (loc, scale_tril, covariance) of p, then of q
+        m1, l1, c1, m2, l2, c2 = blocks
+        return _k_mvn((m1, l1, c1), (m2, l2, c2), both)
 
-    with np.errstate(all="ignore"):
-        res = _k_mvn(
-            (f64(p.loc, (k,)), f64(p.scale_tril, (k, k)), f64(p.covariance_matrix, (k, k))),
-            (f64(q.loc, (k,)), f64(q.scale_tril, (k, k)), f64(q.covariance_matrix, (k, k))),
-            both,
-        )
-    return np.asarray(res, dtype=dt)
+    args = [
+        (p.loc, 1),
+        (p.scale_tril, 2),
+        (p.covariance_matrix, 2),
+        (q.loc, 1),
+        (q.scale_tril, 2),
+        (q.covariance_matrix, 2),
+    ]
+    return _run(kern, args, shape, dt)
 
 
 # -- cross-family pairs ------------------------------------------------------------------

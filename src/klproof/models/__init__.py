@@ -27,10 +27,22 @@ from klproof.models.elbo import (
     iwae_bound,
 )
 from klproof.models.linear_gaussian import LinearGaussian
+from klproof.models.linear_vae import (
+    DataStatistics,
+    LinearVAE,
+    LinearVAEFit,
+    PPCASolution,
+    TrainingTrace,
+    fit_linear_vae,
+    ppca_maximum_likelihood,
+    synthetic_ppca_data,
+    training_trace,
+)
 from klproof.models.mixture import GapReport, GaussianMixture, MixturePriorModel, gaussian_gap
 
 __all__ = [
     "BetaBernoulli",
+    "DataStatistics",
     "DiagonalNormal",
     "ELBOEstimate",
     "GapReport",
@@ -38,10 +50,18 @@ __all__ = [
     "GaussianPriorModel",
     "LatentVariableModel",
     "LinearGaussian",
+    "LinearVAE",
+    "LinearVAEFit",
     "LocScale",
     "MixturePriorModel",
+    "PPCASolution",
+    "TrainingTrace",
     "elbo_analytic_kl",
     "elbo_monte_carlo",
+    "fit_linear_vae",
     "gaussian_gap",
     "iwae_bound",
+    "ppca_maximum_likelihood",
+    "synthetic_ppca_data",
+    "training_trace",
 ]

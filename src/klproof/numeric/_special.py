@@ -387,3 +387,79 @@ def trigamma_excess_diff(x: F64, s: F64) -> F64:
             acc += w * trigamma_v_prime(xc + sc * t)
         out[close] = -sc * acc
     return out
+
+
+# -- in-place variants for the hot kernels (block-sized buffers, no allocation) ----------
+# Freshly allocated block-sized temporaries cost more than the arithmetic on this
+# class of machine (glibc returns freed heap to the OS and every new block page-faults),
+# so the most used kernels write into buffers that the block driver allocates once.
+
+
+def rm1mlog_into(d: F64, num: F64, den: F64, out: F64, tmp: F64) -> F64:
+    """Write ``r - 1 - log r`` into ``out`` given ``d = (num - den) / den`` (see rm1mlog).
+
+    ``log1p(d)`` is accurate while ``r = 1 + d >= 1e-3`` (absolute error <= 1.1e-13 on a
+    result >= 0.19 there); the rare smaller ratios take ``log r`` from ``num / den``.
+    """
+    np.log1p(d, out=out)
+    np.subtract(d, out, out=out)
+    np.abs(d, out=tmp)
+    small = tmp < _G_SMALL
+    if small.any():
+        idx = np.flatnonzero(small)
+        ds = d[idx]
+        out[idx] = ds * ds * _horner(ds, _G_COEF)
+    low = d < -0.999
+    if low.any():
+        idx = np.flatnonzero(low)
+        n_i = np.broadcast_to(num, d.shape)[idx]
+        d_i = np.broadcast_to(den, d.shape)[idx]
+        out[idx] = n_i / d_i - 1.0 - log_ratio(n_i, d_i)
+    return out
+
+
+def q_k_into(q: F64, p: F64, t: F64, out: F64, tmp: F64) -> F64:
+    r"""In-place :func:`q_k`: writes :math:`q\,k(t)` into ``out`` (``tmp`` is scratch)."""
+    # mid branch q (t + (t - 1) expm1(t)) for |t| <= 1, far branch p (t - 1) + q
+    np.minimum(t, 1.0, out=tmp)
+    np.expm1(tmp, out=tmp)
+    np.subtract(t, 1.0, out=out)
+    np.multiply(tmp, out, out=tmp)
+    np.add(tmp, t, out=tmp)
+    np.multiply(tmp, q, out=tmp)  # mid
+    np.multiply(out, p, out=out)
+    np.add(out, q, out=out)  # far
+    np.putmask(out, np.abs(t) <= 1.0, tmp)
+    kmask = np.abs(t) < _K_SMALL
+    if kmask.any():
+        idx = np.flatnonzero(kmask)
+        ts = t.reshape(-1)[idx] if t.ndim > 1 else t[idx]
+        qq = np.broadcast_to(q, t.shape)
+        qs = qq.reshape(-1)[idx] if t.ndim > 1 else qq[idx]
+        val = qs * (ts * ts * _horner(ts, _K_COEF))
+        if t.ndim > 1:
+            out.reshape(-1)[idx] = val
+        else:
+            out[idx] = val
+    zero = p == 0.0
+    if zero.any():
+        np.copyto(out, np.broadcast_to(q, out.shape), where=zero)
+    return out
+
+
+def log1p_ratio_into(p: F64, q: F64, diff: F64, out: F64) -> F64:
+    """Write ``log(p / q)`` into ``out`` given ``diff = p - q`` accurately.
+
+    ``log1p(diff / q)`` while ``p / q >= 1e-3``; below, ``log(p / q)`` (also for
+    ``p = 0`` -> ``-inf`` and ``q = 0`` -> ``+inf``).
+    """
+    np.divide(diff, q, out=out)
+    low = ~(out >= -0.999)
+    np.maximum(out, -0.999, out=out)
+    np.log1p(out, out=out)
+    if low.any():
+        idx = np.flatnonzero(low.reshape(-1))
+        pp = np.broadcast_to(p, out.shape).reshape(-1)[idx]
+        qq = np.broadcast_to(q, out.shape).reshape(-1)[idx]
+        out.reshape(-1)[idx] = log_ratio(pp, qq)
+    return out

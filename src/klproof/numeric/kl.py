@@ -69,6 +69,7 @@ F64 = NDArray[np.float64]
 FArr = NDArray[np.floating[Any]]
 KLFunction = Callable[[Any, Any], FArr]
 _F = TypeVar("_F", bound=KLFunction)
+_K = TypeVar("_K", bound=Callable[..., Any])
 
 #: Elements per block: the working set of a kernel (~10 block-sized float64
 #: temporaries) stays inside a 2 MiB L2 cache.
@@ -340,14 +341,32 @@ def _run(
             prepared.append(np.ascontiguousarray(np.broadcast_to(a, target)).reshape((n, *ev)))
     width = max([int(np.prod(a.shape[1:])) for a in prepared if a.ndim > 1] + [1])
     rows = max(1, BLOCK_SIZE // width)
+    n_buffers = int(getattr(kernel, "n_buffers", 0))
+    buffers: list[F64] = []
+    if n_buffers:
+        ev_shape = max((a.shape[1:] for a in prepared if a.ndim > 1), key=len, default=())
+        buffers = [np.empty((min(rows, max(n, 1)), *ev_shape)) for _ in range(n_buffers)]
     with np.errstate(all="ignore"):
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             blk = [
                 a if a.ndim == 0 else np.asarray(a[start:stop], dtype=np.float64) for a in prepared
             ]
-            flat[start:stop] = kernel(*blk)
+            if n_buffers:
+                flat[start:stop] = kernel(*blk, bufs=[b[: stop - start] for b in buffers])
+            else:
+                flat[start:stop] = kernel(*blk)
     return out
+
+
+def _buffers(n: int) -> Callable[[_K], _K]:
+    """Mark a kernel as taking ``bufs``: ``n`` block-sized float64 scratch arrays."""
+
+    def mark(fn: _K) -> _K:
+        fn.n_buffers = n  # type: ignore[attr-defined]
+        return fn
+
+    return mark
 
 
 def _shape_dtype(p: Distribution, q: Distribution) -> tuple[tuple[int, ...], np.dtype[Any]]:
@@ -371,13 +390,41 @@ def _k_normal(m1: F64, s1: F64, m2: F64, s2: F64) -> F64:
     return g + 0.5 * (d * d + z * z)
 
 
-def _k_halfnormal(s1: F64, s2: F64) -> F64:
-    g, d = S.rm1mlog(s1, s2)
-    return g + 0.5 * d * d
+@_buffers(4)
+def _k_normal_ws(m1: F64, s1: F64, m2: F64, s2: F64, *, bufs: list[F64]) -> F64:
+    """:func:`_k_normal` in preallocated buffers: (r - 1 - log r) + (d^2 + z^2) / 2."""
+    d, g, t, o = bufs
+    np.subtract(s1, s2, out=d)
+    np.divide(d, s2, out=d)
+    S.rm1mlog_into(d, s1, s2, g, t)
+    np.subtract(m1, m2, out=t)
+    np.divide(t, s2, out=t)
+    np.multiply(t, t, out=t)
+    np.multiply(d, d, out=o)
+    np.add(o, t, out=o)
+    np.multiply(o, 0.5, out=o)
+    np.add(o, g, out=o)
+    return o
 
 
-def _k_exponential(r1: F64, r2: F64) -> F64:
-    return S.rm1mlog(r2, r1)[0]
+@_buffers(3)
+def _k_halfnormal(s1: F64, s2: F64, *, bufs: list[F64]) -> F64:
+    d, g, t = bufs
+    np.subtract(s1, s2, out=d)
+    np.divide(d, s2, out=d)
+    S.rm1mlog_into(d, s1, s2, g, t)
+    np.multiply(d, d, out=t)
+    np.multiply(t, 0.5, out=t)
+    np.add(t, g, out=t)
+    return t
+
+
+@_buffers(3)
+def _k_exponential(r1: F64, r2: F64, *, bufs: list[F64]) -> F64:
+    d, g, t = bufs
+    np.subtract(r2, r1, out=d)
+    np.divide(d, r1, out=d)
+    return S.rm1mlog_into(d, r2, r1, g, t)
 
 
 def _k_laplace(m1: F64, b1: F64, m2: F64, b2: F64) -> F64:
@@ -429,8 +476,12 @@ def _k_pareto(x1: F64, a1: F64, x2: F64, a2: F64) -> F64:
     return np.where(x1 >= x2, val, np.inf)
 
 
-def _k_poisson(r1: F64, r2: F64) -> F64:
-    return S.kl_atom(r1, r2, r1 - r2)
+@_buffers(3)
+def _k_poisson(r1: F64, r2: F64, *, bufs: list[F64]) -> F64:
+    diff, t, o = bufs
+    np.subtract(r1, r2, out=diff)
+    S.log1p_ratio_into(r1, r2, diff, t)
+    return S.q_k_into(r2, r1, t, o, diff)
 
 
 def _det2(a: F64, b: F64, c: F64, d: F64) -> F64:
@@ -621,6 +672,8 @@ def _bernoulli_kl(p: Bernoulli, q: Bernoulli, per_success: bool = False) -> FArr
         kern = functools.partial(_k_bernoulli_logits, per_success=per_success)
         return _run(kern, [(p.logits, 0), (q.logits, 0)], shape, dt)
     gp, gq = p._given, q._given
+    if gp == gq == "probs" and not per_success:
+        return _run(_k_bernoulli_pp_ws, [(p.probs, 0), (q.probs, 0)], shape, dt)
 
     def kern2(xp: F64, xq: F64) -> F64:
         pp, pc = _pair_from(xp, gp)
@@ -661,6 +714,45 @@ def _k_categorical_probs(p: F64, q: F64) -> F64:
             t = np.where(shifted[:, None] & ~absent, tn, t)
         terms = S.q_k(qn.reshape(-1), pn.reshape(-1), t.reshape(-1)).reshape(p.shape)
     return np.asarray(terms.sum(-1), dtype=np.float64)
+
+
+@_buffers(5)
+def _k_categorical_probs_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
+    """:func:`_k_categorical_probs` in preallocated buffers (common case: totals close)."""
+    if p.ndim < 2 or q.ndim < 2 or p.shape != q.shape:
+        return _k_categorical_probs(p, q)
+    diff, c, t, o, tmp = bufs
+    ones = np.ones(p.shape[-1])
+    qs = q @ ones  # row sums through BLAS: NumPy's reduction over a short axis is slow
+    ratio = (np.subtract(p, q, out=diff) @ ones) / qs
+    if not (np.abs(ratio) <= 0.5).all():  # totals far apart (or NaN): general path
+        return _k_categorical_probs(p, q)
+    big_c = np.log1p(ratio)
+    S.log1p_ratio_into(p, q, diff, c)
+    absent = (q == 0) & (p == 0)
+    if absent.any():
+        c[absent] = 0.0
+    np.subtract(c, big_c[:, None], out=t)
+    np.divide(q, qs[:, None], out=c)  # qn
+    np.divide(p, (p @ ones)[:, None], out=diff)  # pn
+    S.q_k_into(c, diff, t, o, tmp)
+    return np.asarray(o @ ones, dtype=np.float64)
+
+
+@_buffers(7)
+def _k_bernoulli_pp_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
+    """Bernoulli KL from two arrays of probabilities, in preallocated buffers."""
+    pc, qc, diff, t, o1, o2, tmp = bufs
+    np.subtract(1.0, p, out=pc)
+    np.subtract(1.0, q, out=qc)
+    np.subtract(p, q, out=diff)  # exact when p and q are close (given, not derived)
+    S.log1p_ratio_into(p, q, diff, t)
+    S.q_k_into(q, p, t, o1, tmp)
+    np.negative(diff, out=diff)
+    S.log1p_ratio_into(pc, qc, diff, t)
+    S.q_k_into(qc, pc, t, o2, tmp)
+    np.add(o1, o2, out=o1)
+    return o1
 
 
 def _lse_stable(x: F64) -> F64:
@@ -734,12 +826,12 @@ _DEF = "direct evaluation of E_p[log p - log q] from the densities (Cover & Thom
 
 @register_kl(Normal, Normal, source=_PENNY)
 def _kl_normal_normal(p: Normal, q: Normal) -> FArr:
-    return _scalar_pair(_k_normal, p, q, p.loc, p.scale, q.loc, q.scale)
+    return _scalar_pair(_k_normal_ws, p, q, p.loc, p.scale, q.loc, q.scale)
 
 
 @register_kl(LogNormal, LogNormal, source=_COVER + " (KL is invariant under x -> log x)")
 def _kl_lognormal_lognormal(p: LogNormal, q: LogNormal) -> FArr:
-    return _scalar_pair(_k_normal, p, q, p.loc, p.scale, q.loc, q.scale)
+    return _scalar_pair(_k_normal_ws, p, q, p.loc, p.scale, q.loc, q.scale)
 
 
 @register_kl(HalfNormal, HalfNormal, source=_DEF)
@@ -880,7 +972,7 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> FArr:
     if p._given == "logits" and q._given == "logits":
         return _run(_k_categorical_logits, [(p.logits, 1), (q.logits, 1)], shape, dt)
     # raw (unnormalised) probabilities: the kernel normalises without rounding p and q
-    return _run(_k_categorical_probs, [(_cat_probs(p), 1), (_cat_probs(q), 1)], shape, dt)
+    return _run(_k_categorical_probs_ws, [(_cat_probs(p), 1), (_cat_probs(q), 1)], shape, dt)
 
 
 def _cat_probs(d: Categorical) -> FArr:

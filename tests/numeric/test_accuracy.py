@@ -125,7 +125,7 @@ def _check(did: str, p: dict[str, float], q: dict[str, float]) -> None:
 )
 @example(loc=1.0, scale=1.0, e1=1e-8, e2=1e-8, s1=1.0, s2=-1.0)  # naive: 2.4 rel error
 @example(loc=0.0, scale=1e-3, e1=1e-12, e2=1e-12, s1=-1.0, s2=1.0)
-def test_normal_near_diagonal(  # noqa: PLR0917 - one argument per drawn value
+def test_normal_near_diagonal(
     loc: float, scale: float, e1: float, e2: float, s1: float, s2: float
 ) -> None:
     p = {"loc": loc, "scale": scale}
@@ -136,7 +136,7 @@ def test_normal_near_diagonal(  # noqa: PLR0917 - one argument per drawn value
 @given(a=st.floats(1e-150, 1e150), b=st.floats(1e-3, 1e3), e1=rel, e2=rel, s1=sign, s2=sign)
 @example(a=3.0, b=2.0, e1=1e-8, e2=1e-8, s1=1.0, s2=1.0)  # naive: 6.6e3 rel error
 @example(a=1e150, b=1.0, e1=1e-12, e2=1e-2, s1=-1.0, s2=1.0)
-def test_gamma_near_diagonal(  # noqa: PLR0917 - one argument per drawn value
+def test_gamma_near_diagonal(
     a: float, b: float, e1: float, e2: float, s1: float, s2: float
 ) -> None:
     p = {"concentration": a, "rate": b}
@@ -147,9 +147,7 @@ def test_gamma_near_diagonal(  # noqa: PLR0917 - one argument per drawn value
 @given(a=st.floats(1e-150, 1e150), b=st.floats(1e-150, 1e150), e1=rel, e2=rel, s1=sign, s2=sign)
 @example(a=2.0, b=5.0, e1=1e-8, e2=1e-8, s1=1.0, s2=-1.0)  # naive: 2.9e3 rel error
 @example(a=1e3, b=1e150, e1=1e-4, e2=1e-6, s1=1.0, s2=1.0)  # peers: NaN or negative
-def test_beta_near_diagonal(  # noqa: PLR0917 - one argument per drawn value
-    a: float, b: float, e1: float, e2: float, s1: float, s2: float
-) -> None:
+def test_beta_near_diagonal(a: float, b: float, e1: float, e2: float, s1: float, s2: float) -> None:
     p = {"concentration1": a, "concentration0": b}
     q = {"concentration1": a * (1 + s1 * e1), "concentration0": b * (1 + s2 * e2)}
     _check("kl/beta/beta", p, q)

@@ -76,8 +76,10 @@ def monte_carlo_kl(
 
     Notes
     -----
-    ``r - 1 - log r`` is evaluated without cancellation, so the k3 summands are never
-    negative. If some sample has ``q(x) = 0`` the estimate is ``+inf`` (the KL is
+    ``k3`` is unbiased only if ``q`` puts no mass outside the support of ``p``
+    (then :math:`\mathbb E_p[r] = 1`); otherwise it underestimates, and ``plain`` must be
+    used. ``r - 1 - log r`` is evaluated without cancellation, so the k3 summands are
+    never negative. If some sample has ``q(x) = 0`` the estimate is ``+inf`` (the KL is
     infinite). The standard error is only meaningful when the summands have a finite
     variance (e.g. not for heavy-tailed ``log r``).
 

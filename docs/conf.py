@@ -44,10 +44,48 @@ myst_heading_anchors = 3
 math_numfig = False
 math_eqref_format = "({number})"
 
-# API reference: autosummary pages generated at build time (gitignored).
+# API reference: autosummary pages generated at build time (gitignored). Each public
+# object is documented once, on the page of the shortest module path that exports it
+# (``klproof.Normal``, ``klproof.derivation.Derivation``); autodoc records the
+# defining module as its canonical name, so both spellings resolve.
+
+
+def _api_members() -> dict[str, list[str]]:
+    import importlib
+    import inspect
+    import pkgutil
+
+    names = ["klproof"] + [
+        info.name
+        for info in pkgutil.walk_packages(klproof.__path__, "klproof.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    ]
+    modules = {name: importlib.import_module(name) for name in names}
+    home: dict[object, tuple[str, str]] = {}
+    for name in sorted(modules, key=lambda n: (n.count("."), n)):
+        module = modules[name]
+        exported = getattr(module, "__all__", None)
+        if exported is None:
+            exported = [
+                key
+                for key, value in vars(module).items()
+                if not key.startswith("_") and getattr(value, "__module__", None) == name
+            ]
+        for attr in exported:
+            obj = getattr(module, attr, None)
+            if obj is None or inspect.ismodule(obj) or f"{name}.{attr}" in modules:
+                continue  # (a function named like a submodule is shown in that submodule)
+            key = id(obj) if (inspect.isclass(obj) or callable(obj)) else (name, attr)
+            home.setdefault(key, (name, attr))
+    members: dict[str, list[str]] = {name: [] for name in modules}
+    for module_name, attr in home.values():
+        members[module_name].append(attr)
+    return members
+
+
+autosummary_context = {"api_members": _api_members()}
 autosummary_generate = True
 autosummary_imported_members = False
-autodoc_default_options = {"members": True}
 autodoc_typehints = "none"  # numpydoc sections carry the types; signatures stay short
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False

@@ -43,6 +43,8 @@ from klproof.sphinxext._directives import (
     DerivationDirective,
     DerivationIndexDirective,
     DerivationRole,
+    derivation_index,
+    fill_derivation_index,
 )
 from klproof.sphinxext._pages import write_derivation_pages
 
@@ -73,6 +75,12 @@ def _docs(env: BuildEnvironment) -> set[str]:
     return docs
 
 
+def _reports(env: BuildEnvironment) -> dict[str, dict[str, Any]]:
+    reports: dict[str, dict[str, Any]] = getattr(env, "klproof_reports", {})
+    env.klproof_reports = reports  # type: ignore[attr-defined]
+    return reports
+
+
 def _env_get_outdated(
     app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
@@ -82,12 +90,18 @@ def _env_get_outdated(
 
 def _env_purge_doc(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _docs(env).discard(docname)
+    reports = _reports(env)
+    for name in [n for n, info in reports.items() if info["docname"] == docname]:
+        del reports[name]
 
 
 def _env_merge_info(
     app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
 ) -> None:
     _docs(env).update(_docs(other))
+    _reports(env).update(
+        {n: info for n, info in _reports(other).items() if info["docname"] in docnames}
+    )
 
 
 def _build_finished(app: Sphinx, exception: BaseException | None) -> None:
@@ -105,6 +119,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("klproof_warn_unchecked", False, "env", [bool])
     app.add_directive("derivation", DerivationDirective)
     app.add_directive("derivation-index", DerivationIndexDirective)
+    app.add_node(derivation_index)
+    app.connect("doctree-resolved", fill_derivation_index)
     app.add_role("derivation", DerivationRole())
     app.connect("config-inited", _config_inited)
     app.connect("builder-inited", _builder_inited)

@@ -27,7 +27,9 @@ __all__ = [
     "DerivationDirective",
     "DerivationIndexDirective",
     "DerivationRole",
+    "fill_derivation_index",
     "load_derivation",
+    "record",
 ]
 
 logger = logging.getLogger(__name__)
@@ -138,9 +140,7 @@ class DerivationDirective(SphinxDirective):
             logger.error("derivation: %s", exc, location=self.get_location())
             return []
         report = derivation.verify()
-        docs: set[str] = getattr(self.env, "klproof_derivation_docs", set())
-        docs.add(self.env.docname)
-        self.env.klproof_derivation_docs = docs  # type: ignore[attr-defined]
+        record(self.env, derivation, report, home="no-labels" not in self.options)
         if report.status == "failed":
             logger.error(
                 "derivation %s does not verify:\n%s",
@@ -184,9 +184,12 @@ class DerivationDirective(SphinxDirective):
         container += self._rubric("Steps")
         container += self._steps(derivation, report)
 
-        container += self._rubric("Result")
+        # The result is worth restating only when the last chain has several steps.
         label = None if "no-labels" in self.options else result_label(derivation.name)
-        container.extend(self._math_block(result_latex(derivation), label, ["klproof-result"]))
+        last = derivation.steps[-1]
+        if last.lhs is None:
+            container += self._rubric("Result")
+            container.extend(self._math_block(result_latex(derivation), label, ["klproof-result"]))
 
         if derivation.references:
             container += self._rubric("Sources")
@@ -229,8 +232,11 @@ class DerivationDirective(SphinxDirective):
         for row, result in zip(derivation_rows(derivation), report.steps, strict=True):
             item = nodes.list_item(classes=["klproof-step", f"klproof-step-{result.status}"])
             label = None
-            if row.step.label and "no-labels" not in self.options:
-                label = step_label(derivation.name, row.step.label)
+            if "no-labels" not in self.options:
+                if row.step.label:
+                    label = step_label(derivation.name, row.step.label)
+                elif row.index == len(derivation.steps) - 1 and row.step.lhs is not None:
+                    label = result_label(derivation.name)  # the last row is the result
             item.extend(self._math_block(row.latex, label, ["klproof-row"]))
             reason = nodes.paragraph(classes=["klproof-reason"])
             reason += nodes.Text(row.step.reason[:1].upper() + row.step.reason[1:] + ". ")
@@ -274,8 +280,16 @@ class DerivationDirective(SphinxDirective):
         return out
 
 
+class derivation_index(nodes.General, nodes.Element):
+    """Placeholder for the derivation table, filled once every page has been read."""
+
+
 class DerivationIndexDirective(SphinxDirective):
-    """A table of every registered derivation: link, steps, status, time."""
+    """A table of the registered derivations: link, verification status, time.
+
+    The statuses are those of the renderings on the generated pages, collected
+    while the site was read (so each derivation is verified once per build).
+    """
 
     has_content = False
     required_arguments = 0
@@ -283,51 +297,82 @@ class DerivationIndexDirective(SphinxDirective):
     option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {}
 
     def run(self) -> list[nodes.Node]:
-        """Build the table (verifying every derivation)."""
-        prefix = self.arguments[0] if self.arguments else ""
-        names = [n for n in registry.names() if n.startswith(prefix)]
+        """Emit the placeholder."""
+        node = derivation_index(prefix=self.arguments[0] if self.arguments else "")
+        self.set_source_info(node)
+        return [node]
+
+
+def record(env: Any, derivation: Derivation, report: Report, *, home: bool) -> None:
+    """Remember a rendered derivation's verification (for the index and re-reads).
+
+    ``home`` marks the rendering the index links to (the one with the labels).
+    """
+    docs: set[str] = getattr(env, "klproof_derivation_docs", set())
+    docs.add(env.docname)
+    env.klproof_derivation_docs = docs
+    if not home:
+        return
+    reports: dict[str, dict[str, Any]] = getattr(env, "klproof_reports", {})
+    reports[derivation.name] = {
+        "docname": env.docname,
+        "title": derivation.title,
+        "status": report.status,
+        "ok": report.count("ok"),
+        "steps": len(report.steps),
+        "seconds": report.seconds,
+    }
+    env.klproof_reports = reports
+
+
+def fill_derivation_index(app: Any, doctree: nodes.document, docname: str) -> None:
+    """Replace each placeholder by the table (``doctree-resolved`` handler)."""
+    reports: dict[str, dict[str, Any]] = getattr(app.env, "klproof_reports", {})
+    for node in list(doctree.findall(derivation_index)):
+        prefix = node["prefix"]
         table = nodes.table(classes=["klproof-index"])
         group = nodes.tgroup(cols=3)
         table += group
-        for width in (60, 25, 15):
+        for width in (64, 24, 12):
             group += nodes.colspec(colwidth=width)
         head = nodes.thead()
         group += head
-        head += self._row(
-            [nodes.Text("Derivation"), nodes.Text("Verification"), nodes.Text("Time")]
-        )
+        head += _row([nodes.Text("Derivation"), nodes.Text("Verification"), nodes.Text("Time")])
         body = nodes.tbody()
         group += body
-        for name in names:
-            derivation = registry.get(name)
-            report = derivation.verify()
+        for name in registry.names():
+            if not name.startswith(prefix):
+                continue
+            info = reports.get(name)
             title = nodes.paragraph()
-            title += derivation_link(self.env, name, derivation.title)
+            if info is None:
+                title += nodes.literal(name, name)
+                body += _row([title, nodes.Text("not rendered"), nodes.Text("")])
+                continue
+            ref = nodes.reference(
+                "",
+                "",
+                internal=True,
+                refuri=app.builder.get_relative_uri(docname, info["docname"]),
+            )
+            ref += nodes.inline(info["title"], info["title"])
+            title += ref
             title += nodes.Text(" ")
             title += nodes.literal(name, name)
             status = nodes.paragraph()
-            status += _status_badge(report.status)
-            status += nodes.Text(f" {report.count('ok')}/{len(report.steps)}")
-            body += self._row([title, status, nodes.Text(_seconds(report.seconds))])
-            if report.status == "failed":
-                logger.error(
-                    "derivation %s does not verify:\n%s",
-                    name,
-                    report,
-                    location=self.get_location(),
-                    type="klproof",
-                    subtype="derivation",
-                )
-        return [table]
+            status += _status_badge(info["status"])
+            status += nodes.Text(f" {info['ok']}/{info['steps']}")
+            body += _row([title, status, nodes.Text(_seconds(info["seconds"]))])
+        node.replace_self(table)
 
-    @staticmethod
-    def _row(cells: list[nodes.Node]) -> nodes.row:
-        row = nodes.row()
-        for cell in cells:
-            entry = nodes.entry()
-            entry += cell if isinstance(cell, nodes.Element) else nodes.paragraph("", "", cell)
-            row += entry
-        return row
+
+def _row(cells: list[nodes.Node]) -> nodes.row:
+    row = nodes.row()
+    for cell in cells:
+        entry = nodes.entry()
+        entry += cell if isinstance(cell, nodes.Element) else nodes.paragraph("", "", cell)
+        row += entry
+    return row
 
 
 class DerivationRole(SphinxRole):

@@ -128,20 +128,38 @@ class Row:
     index: int
 
 
-def _lines(lhs: str, relation: str, rhs: Any, width: int) -> str:
-    """Lay out ``lhs relation rhs`` as one line or an ``aligned`` block."""
+#: Smaller type for a row that cannot be broken: (size command, glyphs it fits).
+_SIZES = ((r"\small", 1.12), (r"\footnotesize", 1.25), (r"\scriptsize", 1.45))
+
+
+def _fit(line: str, width: int) -> str:
+    r"""Set an unbreakable over-wide line in smaller type (down to ``\scriptsize``)."""
+    needed = visual_width(line)
+    if needed <= width:
+        return line
+    for command, factor in _SIZES:
+        if needed <= width * factor:
+            return f"{command} {line}"
+    return f"{_SIZES[-1][0]} {line}"
+
+
+def _lines(lhs: Any, relation: str, rhs: Any, width: int) -> str:
+    """Lay out ``lhs relation rhs`` (``lhs`` may be None) as one line or ``aligned`` rows."""
+    lhs_pieces = [] if lhs is None else split_sum(lhs, width)
     rhs_pieces = split_sum(rhs, width)
-    one_line = f"{lhs} {relation} {' '.join(rhs_pieces)}".strip()
-    if visual_width(one_line) <= width or (not lhs and len(rhs_pieces) == 1):
-        return one_line if lhs else f"{{}} {relation} {rhs_pieces[0]}"
-    lines: list[str] = []
-    if lhs and visual_width(f"{lhs} {relation} {rhs_pieces[0]}") > width:
-        lines.append(f"{lhs}")
-        lines.append(f"{{}}{relation} {rhs_pieces[0]}")
+    one_line = " ".join([*lhs_pieces, relation, *rhs_pieces])
+    if visual_width(one_line) <= width:
+        return one_line if lhs_pieces else "{} " + one_line
+    lines = [*lhs_pieces[:1], *(rf"\quad {piece}" for piece in lhs_pieces[1:])]
+    first = f"{relation} {rhs_pieces[0]}"
+    if len(lhs_pieces) == 1 and visual_width(f"{lines[-1]} {first}") <= width:
+        lines[-1] = f"{lines[-1]} {first}"
     else:
-        lines.append(f"{lhs} {relation} {rhs_pieces[0]}".strip())
+        lines.append("{}" + first)
     lines.extend(rf"\quad {piece}" for piece in rhs_pieces[1:])
-    body = " \\\\\n".join(f"& {line}" for line in lines)
+    if len(lines) == 1:
+        return _fit(lines[0] if lhs_pieces else "{} " + lines[0], width)
+    body = " \\\\\n".join(f"& {_fit(line, width)}" for line in lines)
     return "\\begin{aligned}\n" + body + "\n\\end{aligned}"
 
 
@@ -149,12 +167,11 @@ def derivation_rows(derivation: Derivation, width: int = MAX_ROW_WIDTH) -> list[
     """Lay out the derivation's steps as short display rows (long sums broken)."""
     rows = []
     for index, step in enumerate(derivation.steps):
-        lhs = "" if step.lhs is None else latex(step.lhs)
-        text = _lines(lhs, _LATEX_REL[step.relation], step.rhs, width)
+        text = _lines(step.lhs, _LATEX_REL[step.relation], step.rhs, width)
         rows.append(Row(text, step, index))
     return rows
 
 
 def result_latex(derivation: Derivation, width: int = MAX_ROW_WIDTH) -> str:
     """Lay out the final statement ``lhs relation rhs`` like a row."""
-    return _lines(latex(derivation.lhs), _LATEX_REL[derivation.relation], derivation.rhs, width)
+    return _lines(derivation.lhs, _LATEX_REL[derivation.relation], derivation.rhs, width)

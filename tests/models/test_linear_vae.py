@@ -65,6 +65,27 @@ def test_corrupted_gradient_step_fails() -> None:
         assert single.verify().status == status
 
 
+def test_gap_closes_derivation_verifies() -> None:
+    report = registry.get("elbo/linear-vae-gap-closes").verify()
+    assert report.status == "ok", str(report)
+    assert report.count("unchecked") == 0
+
+
+def test_gap_closes_step_rejects_a_wrong_evidence() -> None:
+    # Replace log det C by log det C + log 2 (as if the covariance were doubled in one
+    # direction): the algebra step must fail. Checked on the step alone (cheap).
+    import dataclasses
+
+    import sympy as sp
+
+    from klproof.derivation import Derivation
+
+    step = registry.get("elbo/linear-vae-gap-closes").steps[1]
+    wrong = dataclasses.replace(step, rhs=step.rhs - sp.log(2) / 2)
+    single = Derivation(name="test/gap-step", title="gap step", steps=(wrong,))
+    assert single.verify().status == "failed"
+
+
 def _random_vae(rng: np.random.Generator, big: int, small: int) -> LinearVAE:
     return LinearVAE(
         weight=rng.standard_normal((big, small)),

@@ -55,12 +55,14 @@ from klproof.symbolic.registry import register
 
 __all__ = [
     "DATA_DIM",
+    "GAP_DIMS",
     "LATENT_DIM",
     "gradient_formulas",
     "lambdified",
     "linear_gaussian_elbo_derivation",
     "linear_vae_derivation",
     "linear_vae_elbo",
+    "linear_vae_gap_derivation",
     "symbols",
 ]
 
@@ -87,17 +89,26 @@ def _mat(name: str, rows: int, cols: int) -> sp.Matrix:
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}", real=True))
 
 
+Dims = tuple[int, int]
+_DIMS: Dims = (DATA_DIM, LATENT_DIM)
+
+
 @cache
-def symbols() -> dict[str, Any]:
+def symbols(dims: Dims = _DIMS) -> dict[str, Any]:
     """Return the SymPy symbols of the derivation, by role.
+
+    Parameters
+    ----------
+    dims : tuple of int
+        ``(D, d)``; default ``(DATA_DIM, LATENT_DIM)``.
 
     Returns
     -------
     dict
         ``x``, ``mu`` (``D``-vectors), ``W`` (``D × d``), ``V`` (``d × D``), ``s``
-        (``d``-vector, positive), ``sigma`` (positive), ``z`` (``d``-vector).
+        (``d``-vector, positive), ``sigma`` (positive), ``z`` and ``m`` (``d``-vectors).
     """
-    big, small = DATA_DIM, LATENT_DIM
+    big, small = dims
     return {
         "x": _vec("x", big, real=True),
         "mu": _vec("mu", big, real=True),
@@ -110,9 +121,9 @@ def symbols() -> dict[str, Any]:
     }
 
 
-def _pieces(*, encoder: bool = True) -> dict[str, Any]:
+def _pieces(*, encoder: bool = True, dims: Dims = _DIMS) -> dict[str, Any]:
     """Return the building blocks; ``encoder=False`` keeps the mean of q a free vector ``m``."""
-    sy = symbols()
+    sy = symbols(dims)
     x, mu, w, v, s = (sy[k] for k in ("x", "mu", "W", "V", "s"))
     xt = x - mu
     m = v * xt if encoder else sy["m"]
@@ -135,10 +146,10 @@ def _label(latex: str, formula: Any) -> Any:
     return Labelled(sp.Symbol(latex), formula)
 
 
-def _closed_form(*, labelled: bool, encoder: bool = True) -> Any:
-    sy, pc = symbols(), _pieces(encoder=encoder)
+def _closed_form(*, labelled: bool, encoder: bool = True, dims: Dims = _DIMS) -> Any:
+    sy, pc = symbols(dims), _pieces(encoder=encoder, dims=dims)
     sigma = sy["sigma"]
-    big, small = DATA_DIM, LATENT_DIM
+    big, small = dims
 
     def lab(latex: str, key: str) -> Any:
         return _label(latex, pc[key]) if labelled else pc[key]
@@ -161,21 +172,21 @@ def linear_vae_elbo() -> Any:
     return _closed_form(labelled=False)
 
 
-def _densities(*, encoder: bool) -> tuple[Any, Any, Any]:
-    sy, pc = symbols(), _pieces(encoder=encoder)
+def _densities(*, encoder: bool, dims: Dims = _DIMS) -> tuple[Any, Any, Any]:
+    sy, pc = symbols(dims), _pieces(encoder=encoder, dims=dims)
     x, mu, w, s, sigma, z = (sy[k] for k in ("x", "mu", "W", "s", "sigma", "z"))
     mean_x = w * z + mu
     lik = sp.Mul(
         *[
             sp.exp(-((x[i] - mean_x[i]) ** 2) / (2 * sigma**2)) / sp.sqrt(2 * sp.pi * sigma**2)
-            for i in range(DATA_DIM)
+            for i in range(dims[0])
         ]
     )
     prior = sp.Mul(*[sp.exp(-(zj**2) / 2) / sp.sqrt(2 * sp.pi) for zj in z])
     q = sp.Mul(
         *[
             sp.exp(-((z[j] - pc["m"][j]) ** 2) / (2 * s[j] ** 2)) / sp.sqrt(2 * sp.pi * s[j] ** 2)
-            for j in range(LATENT_DIM)
+            for j in range(dims[1])
         ]
     )
     return (
@@ -225,16 +236,16 @@ def _params(key: str) -> list[Any]:
     return list(value) if isinstance(value, sp.MatrixBase) else [value]
 
 
-def _elbo_integral(*, encoder: bool) -> Any:
-    lik, prior, q = _densities(encoder=encoder)
-    limits = [(zj, -sp.oo, sp.oo) for zj in symbols()["z"]]
+def _elbo_integral(*, encoder: bool, dims: Dims = _DIMS) -> Any:
+    lik, prior, q = _densities(encoder=encoder, dims=dims)
+    limits = [(zj, -sp.oo, sp.oo) for zj in symbols(dims)["z"]]
     return sp.Integral(q * (sp.log(lik) + sp.log(prior) - sp.log(q)), *limits)
 
 
-def _all_symbols(*keys: str) -> tuple[Any, ...]:
+def _all_symbols(*keys: str, dims: Dims = _DIMS) -> tuple[Any, ...]:
     out: list[Any] = []
     for key in keys:
-        value = symbols()[key]
+        value = symbols(dims)[key]
         out.extend(value if isinstance(value, sp.MatrixBase) else [value])
     return tuple(out)
 
@@ -349,3 +360,64 @@ def lambdified() -> dict[str, Callable[..., Any]]:
     for key, formula in gradient_formulas().items():
         out[key] = sp.lambdify(args, formula.tolist(), modules="numpy")
     return out
+
+
+#: Dimensions of the gap-closing derivation (one latent: the exact posterior is always
+#: a one-dimensional Gaussian, inside the encoder's family).
+GAP_DIMS: Dims = (3, 1)
+
+
+@register("elbo/linear-vae-gap-closes")
+def linear_vae_gap_derivation() -> Derivation:
+    r"""Build the statement that the ELBO at the exact posterior is the log evidence (:math:`d = 1`)."""
+    dims = GAP_DIMS
+    big = dims[0]
+    sy = symbols(dims)
+    x, mu, w, s, sigma, m = (sy[k] for k in ("x", "mu", "W", "s", "sigma", "m"))
+    xt = x - mu
+    precision = (w.T * w)[0, 0] + sigma**2  # M = w^T w + σ^2
+    posterior = {
+        m[0]: (w.T * xt)[0, 0] / precision,  # M^{-1} w^T (x − μ)
+        s[0]: sigma / sp.sqrt(precision),  # s^2 = σ^2 / M
+    }
+    cov = w * w.T + sigma**2 * sp.eye(big)
+    log_evidence = _label(
+        r"\log \mathcal{N}(x; \mu, W W^{\top} + \sigma^{2} I)",
+        -sp.Rational(big, 2) * sp.log(2 * sp.pi)
+        - sp.log(sp.factor(cov.det())) / 2
+        - (xt.T * cov.inv() * xt)[0, 0] / 2,
+    )
+    lemma_step = Step(
+        lhs=_elbo_integral(encoder=False, dims=dims),
+        rhs=_closed_form(labelled=True, encoder=False, dims=dims),
+        reason="Gaussian integral of a quadratic in z, evaluated by SymPy",
+        check=Evaluate(),
+    )
+    steps = (
+        lemma_step,
+        Step(
+            lhs=_label(
+                r"\mathcal{L}\big|_{q = p(z \mid x)}",
+                _closed_form(labelled=False, encoder=False, dims=dims).xreplace(posterior),
+            ),
+            rhs=log_evidence,
+            reason="the closed form at q = p(z | x) = N(M⁻¹wᵀ(x − μ), σ²/M) is log N(x; μ, C)",
+            label="linear-vae-gap-closes",
+        ),
+    )
+    return Derivation(
+        name="elbo/linear-vae-gap-closes",
+        title="The ELBO at the exact posterior equals the log evidence (pPCA, one latent)",
+        steps=steps,
+        symbols=_all_symbols("x", "mu", "W", "m", "s", "sigma", "z", dims=dims),
+        summary=(
+            "With the encoder equal to the exact posterior of pPCA, q(z | x) = "
+            "N(M⁻¹wᵀ(x − μ), σ²/M) with M = wᵀw + σ², the ELBO is the exact log evidence "
+            "log N(x; μ, wwᵀ + σ² I): the gap KL(q ‖ p(z | x)) is zero. The encoder's "
+            "family (linear mean, data-independent diagonal covariance) contains this "
+            "posterior, which is why a linear VAE can reach the maximum-likelihood pPCA "
+            "solution (checked at D = 3, d = 1; for d > 1 the posterior covariance "
+            "σ²M⁻¹ is diagonal at the optimum, where WᵀW is diagonal)."
+        ),
+        references=(LUCAS, TIPPING_BISHOP),
+    )

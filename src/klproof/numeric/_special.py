@@ -187,9 +187,8 @@ def trigamma_excess(x: F64) -> F64:
     r"""Return :math:`U(x) = x^2 \psi'(x) - x`, which decreases from 1 (``x -> 0``) to 1/2.
 
     For ``x >= 20`` the asymptotic series :math:`\tfrac12 + \sum_k B_{2k} x^{1-2k}` is
-    used (truncation < 1e-18); below, SciPy's trigamma (cancellation loses < 6 bits).
+    used (truncation < 1e-18); below, :func:`trigamma` (cancellation loses < 6 bits).
     """
-    scipy_special()
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     out = np.empty_like(x)
     big = x >= 20.0
@@ -333,7 +332,6 @@ def trigamma_v(x: F64) -> F64:
     Asymptotic series :math:`\sum_k B_{2k} x^{1-2k}` for ``x >= 10``; below,
     :math:`\tfrac12 - x + x^2\psi'(1 + x)`.
     """
-    scipy_special()
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     out = np.empty_like(x)
     big = x >= 10.0
@@ -349,7 +347,6 @@ def trigamma_v(x: F64) -> F64:
 
 def trigamma_v_prime(x: F64) -> F64:
     r"""Return :math:`V'(x) = U'(x) < 0` (series for ``x >= 10``, else via :math:`\psi(1+x)`)."""
-    scipy_special()
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     out = np.empty_like(x)
     big = x >= 10.0

@@ -186,3 +186,6 @@ def test_validation_names_parameters() -> None:
         DiagonalNormal([0.0, 1.0], [1.0])
     with pytest.raises(TypeError, match="loc and scale"):
         elbo_monte_carlo(model, [0.0], object(), num_samples=10)  # type: ignore[arg-type]
+    mixture = MixturePriorModel([0.5, 0.5], [-1.0, 1.0], 1.0, noise_scale=1.0)
+    with pytest.raises(TypeError, match="diagonal Gaussian prior"):
+        elbo_analytic_kl(mixture, [0.0], q, num_samples=10)  # type: ignore[arg-type]

@@ -152,6 +152,12 @@ class ELBOEstimate:
         terms averaged, divided by the square root of their number.
     num_samples : int
         Number of independent terms averaged.
+
+    Examples
+    --------
+    >>> est = ELBOEstimate(value=-3.5, stderr=0.01, num_samples=1000)
+    >>> est.loss   # the negative ELBO, to minimise
+    3.5
     """
 
     value: float
@@ -228,6 +234,11 @@ def elbo_analytic_kl(
     >>> bool(abs(est.value - model.log_evidence([1.0])) < 4 * est.stderr + 1e-12)
     True
     """
+    if not (hasattr(model, "prior_loc") and hasattr(model, "prior_scale")):
+        raise TypeError(
+            "elbo_analytic_kl needs a model with a diagonal Gaussian prior (prior_loc, "
+            f"prior_scale); {type(model).__name__} has none: use elbo_monte_carlo"
+        )
     qd = _as_q(q)
     s = positive_int("num_samples", num_samples, minimum=2)
     z = qd.sample(s, rng=rng)

@@ -411,7 +411,15 @@ def _negative_average(theta: F64, stats: DataStatistics, big: int, small: int) -
 def initial_linear_vae(
     data_dim: int, latent_dim: int, stats: DataStatistics, rng: np.random.Generator
 ) -> LinearVAE:
-    """Return a random start: small weights, unit encoder scales, noise at the data scale, zero bias."""
+    """Return a random start: small weights, unit encoder scales, noise at the data scale, zero bias.
+
+    Examples
+    --------
+    >>> stats = DataStatistics.of(synthetic_ppca_data(50, 4, 2))
+    >>> vae = initial_linear_vae(4, 2, stats, np.random.default_rng(0))
+    >>> vae.weight.shape, vae.encoder_weight.shape
+    ((4, 2), (2, 4))
+    """
     scale = float(np.sqrt(np.mean(np.diag(stats.covariance))))
     return LinearVAE(
         weight=0.1 * scale * rng.standard_normal((data_dim, latent_dim)),

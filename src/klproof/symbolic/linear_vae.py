@@ -278,7 +278,16 @@ def linear_gaussian_elbo_derivation() -> Derivation:
 
 @register("elbo/linear-vae")
 def linear_vae_derivation() -> Derivation:
-    r"""Build the linear VAE's ELBO in closed form and its gradient (:math:`D = 3`, :math:`d = 2`)."""
+    r"""Build the linear VAE's ELBO in closed form and its gradient (:math:`D = 3`, :math:`d = 2`).
+
+    Examples
+    --------
+    >>> d = linear_vae_derivation()
+    >>> d.name, len(d.steps)
+    ('elbo/linear-vae', 6)
+    >>> [s.label for s in d.steps][-1]
+    'linear-vae-grad-mu'
+    """
     sy = symbols()
     encoder_mean = _pieces()["m"]
     instantiate = tuple((sy["m"][j], encoder_mean[j]) for j in range(LATENT_DIM))
@@ -344,6 +353,16 @@ def lambdified() -> dict[str, Callable[..., Any]]:
     dict
         ``"elbo"`` and one entry per gradient block (``"W"``, ``"V"``, ``"s"``,
         ``"sigma"``, ``"mu"``), the latter returning nested lists of the block's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = lambdified()
+    >>> args = (np.zeros(3), np.zeros(3), np.zeros((3, 2)), np.zeros((2, 3)), np.ones(2), 1.0)
+    >>> round(float(f["elbo"](*args)), 6)   # -3/2 log(2π) - tr(S)/2 + d/2 + log det(S)/2
+    -2.756816
+    >>> float(np.asarray(f["sigma"](*args))[0, 0])   # -D/σ: no residual, W = 0
+    -3.0
     """
     sy = symbols()
     args = [
@@ -369,7 +388,14 @@ GAP_DIMS: Dims = (3, 1)
 
 @register("elbo/linear-vae-gap-closes")
 def linear_vae_gap_derivation() -> Derivation:
-    r"""Build the statement that the ELBO at the exact posterior is the log evidence (:math:`d = 1`)."""
+    r"""Build the statement that the ELBO at the exact posterior is the log evidence (:math:`d = 1`).
+
+    Examples
+    --------
+    >>> d = linear_vae_gap_derivation()
+    >>> d.steps[1].check.describe()
+    'algebra: the difference simplifies to 0'
+    """
     dims = GAP_DIMS
     big = dims[0]
     sy = symbols(dims)

@@ -12,6 +12,7 @@ from typing import Any
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
 
 __all__ = [
     "KL",
@@ -105,10 +106,17 @@ class KL(_InfoOp):
     def __new__(cls, p: Any, q: Any, var: Any, **kwargs: Any) -> Any:
         return super().__new__(cls, p, q, _limits(var), **kwargs)
 
+    def _sympystr(self, printer: Any) -> str:
+        p, q, _ = self.args
+        return f"KL({printer._print(p)} || {printer._print(q)})"
+
     def _latex(self, printer: LatexPrinter) -> str:
         p, q, _ = self.args
         return (
-            r"\mathrm{KL}\left(" + _label(printer, p) + r" \,\middle\|\, " + _label(printer, q)
+            r"\mathrm{KL}\left("
+            + _label(printer, p)
+            + r" \,\middle\|\, "
+            + _label(printer, q)
             + r"\right)"
         )
 
@@ -124,6 +132,10 @@ class CrossEntropy(_InfoOp):
 
     def __new__(cls, p: Any, q: Any, var: Any, **kwargs: Any) -> Any:
         return super().__new__(cls, p, q, _limits(var), **kwargs)
+
+    def _sympystr(self, printer: Any) -> str:
+        p, q, _ = self.args
+        return f"H({printer._print(p)}, {printer._print(q)})"
 
     def _latex(self, printer: LatexPrinter) -> str:
         p, q, _ = self.args
@@ -142,6 +154,9 @@ class Entropy(_InfoOp):
     def __new__(cls, p: Any, var: Any, **kwargs: Any) -> Any:
         return super().__new__(cls, p, _limits(var), **kwargs)
 
+    def _sympystr(self, printer: Any) -> str:
+        return f"H({printer._print(self.args[0])})"
+
     def _latex(self, printer: LatexPrinter) -> str:
         return r"H\left(" + _label(printer, self.args[0]) + r"\right)"
 
@@ -157,6 +172,10 @@ class Expectation(_InfoOp):
 
     def __new__(cls, f: Any, p: Any, var: Any, **kwargs: Any) -> Any:
         return super().__new__(cls, f, p, _limits(var), **kwargs)
+
+    def _sympystr(self, printer: Any) -> str:
+        f, p, _ = self.args
+        return f"E_{printer._print(p)}[{printer._print(f)}]"
 
     def _latex(self, printer: LatexPrinter) -> str:
         f, p, _ = self.args
@@ -202,7 +221,7 @@ _DISPLAY: dict[str, tuple[str, str]] = {}
 
 
 def density(name: str, latex: str, text: str | None = None) -> Any:
-    """An abstract (undefined) positive density, printed with a readable name.
+    r"""An abstract (undefined) positive density, printed with a readable name.
 
     ``density("p_post", "p", "p(z|x)")`` gives a SymPy function ``p_post`` that is
     positive (so logarithms of products expand) and prints as ``p`` in LaTeX.
@@ -229,6 +248,25 @@ class KLPrinter(LatexPrinter):
             out = f"{symbol}\\left({inner}\\right)"
             return f"{out}^{{{exp}}}" if exp is not None else out
         return str(super()._print_Function(expr, exp))
+
+
+class KLStrPrinter(StrPrinter):
+    """Plain-text printer that knows the display names of abstract densities."""
+
+    def _print_Function(self, expr: Any) -> str:
+        name = getattr(expr.func, "__name__", "")
+        if name in _DISPLAY:
+            symbol = _DISPLAY[name][0].replace("\\", "").replace("{", "").replace("}", "")
+            args = [str(self._print(a)) for a in expr.args]
+            if symbol.endswith("|") and len(args) == 2:
+                return f"{symbol[:-1]}({args[0]} | {args[1]})"
+            return f"{symbol}({', '.join(args)})"
+        return str(super()._print_Function(expr))
+
+
+def text(expr: Any) -> str:
+    """Plain text of ``expr`` with klproof's display names."""
+    return str(KLStrPrinter().doprint(expr))
 
 
 def latex(expr: Any, **settings: Any) -> str:

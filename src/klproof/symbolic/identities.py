@@ -232,7 +232,9 @@ def mle_empirical_continuous() -> Derivation:
                 check=Rule("definition"),
             ),
             Step(
-                rhs=-sp.Sum(sp.Integral(sp.DiracDelta(x - xs[i]) * sp.log(p_theta(x)), lim), (i, 1, n))
+                rhs=-sp.Sum(
+                    sp.Integral(sp.DiracDelta(x - xs[i]) * sp.log(p_theta(x)), lim), (i, 1, n)
+                )
                 / n,
                 reason="a finite sum leaves the integral (linearity)",
                 check=Rule("linearity: exchange a finite sum and the integral"),
@@ -278,9 +280,7 @@ def mle_bernoulli_optimiser() -> Derivation:
         title="Bernoulli: the likelihood maximiser and the KL minimiser are both k/n",
         symbols=(theta, k, m),
         conditions=(sp.StrictLessThan(theta, 1),),
-        hypotheses=(
-            Hypothesis(count, "x_i ∈ {0, 1}; k successes and m failures among n = k + m"),
-        ),
+        hypotheses=(Hypothesis(count, "x_i ∈ {0, 1}; k successes and m failures among n = k + m"),),
         summary=(
             "For n = k + m coin flips with k ones, the log-likelihood is maximised at "
             "θ = k/n (SymPy solves the score equation; the second derivative is negative "
@@ -359,7 +359,9 @@ def mle_normal_optimiser() -> Derivation:
             ),
             Step(
                 lhs=sp.Sum(log_pdf, lim),
-                rhs=-sum_sq / (2 * v) + mu * n * xbar / v - n * mu**2 / (2 * v)
+                rhs=-sum_sq / (2 * v)
+                + mu * n * xbar / v
+                - n * mu**2 / (2 * v)
                 - n * sp.log(2 * sp.pi * v) / 2,
                 reason="sum of log N(x_i; μ, v); Σ x_i = n x̄",
                 check=Rule("linearity of the sum", using=(mean_def,)),
@@ -396,7 +398,7 @@ def _elbo_label() -> Labelled:
 
 @register("elbo/decomposition")
 def elbo_decomposition() -> Derivation:
-    r"""log p(x) = ELBO(q) + KL(q(z) ‖ p(z | x)) for any density q."""
+    r"""Log p(x) = ELBO(q) + KL(q(z) ‖ p(z | x)) for any density q."""
     qz = q(z)
     normalised = sp.Eq(sp.Integral(qz, ZLIM), 1)
     bayes = sp.Eq(p_post(z, x), p_joint(x, z) / p_evidence(x))
@@ -522,7 +524,8 @@ def normal_kl_lemma() -> Derivation:
         steps=(
             Step(
                 lhs=KL(p1, p2, ZLIM),
-                rhs=sp.log(_S2 / _S1) + (_S1**2 + (_M1 - _M2) ** 2) / (2 * _S2**2)
+                rhs=sp.log(_S2 / _S1)
+                + (_S1**2 + (_M1 - _M2) ** 2) / (2 * _S2**2)
                 - sp.Rational(1, 2),
                 reason="integrate N(μ₁, σ₁²) against the log-density ratio",
                 check=Evaluate(),
@@ -531,7 +534,7 @@ def normal_kl_lemma() -> Derivation:
     )
 
 
-@register("elbo/linear-gaussian")
+@register("elbo/scalar-gaussian")
 def elbo_linear_gaussian() -> Derivation:
     r"""The ELBO decomposition computed in closed form on z ~ N(0,1), x|z ~ N(wz+b, σ²)."""
     w = sp.Symbol("w", real=True)
@@ -556,7 +559,8 @@ def elbo_linear_gaussian() -> Derivation:
         + sp.Rational(1, 2)
     )
     kl_closed = (
-        sp.log(post_scale / s) + (s**2 + (m - post_mean) ** 2) / (2 * post_scale**2)
+        sp.log(post_scale / s)
+        + (s**2 + (m - post_mean) ** 2) / (2 * post_scale**2)
         - sp.Rational(1, 2)
     )
     elbo_def = sp.Integral(qz * (sp.log(lik) + sp.log(prior) - sp.log(qz)), ZLIM)
@@ -565,7 +569,7 @@ def elbo_linear_gaussian() -> Derivation:
     m_hat = sp.Symbol(r"\hat{m}")
     s_hat = sp.Symbol(r"\hat{s}")
     return Derivation(
-        name="elbo/linear-gaussian",
+        name="elbo/scalar-gaussian",
         title="ELBO, evidence and posterior of a linear-Gaussian model, in closed form",
         symbols=(w, b, sigma, x, m, s, z),
         summary=(
@@ -655,9 +659,7 @@ def vae_gaussian_kl() -> Derivation:
     qz = _normal(r"\mathcal{N}(z; \mu, \sigma^2)", z, mu, sigma)
     prior = _normal(r"\mathcal{N}(z; 0, 1)", z, 0, 1)
     closed = (1 + sp.log(sigma**2) - mu**2 - sigma**2) / 2
-    kl_j = KL(
-        _normal(r"\mathcal{N}(z; \mu_j, \sigma_j^2)", z, mus[j], sigmas[j]), prior, ZLIM
-    )
+    kl_j = KL(_normal(r"\mathcal{N}(z; \mu_j, \sigma_j^2)", z, mus[j], sigmas[j]), prior, ZLIM)
     closed_j = closed.subs({mu: mus[j], sigma: sigmas[j]})
     z1, z2 = sp.symbols("z_1 z_2", real=True)
     mu1, mu2 = sp.symbols(r"\mu_1 \mu_2", real=True)

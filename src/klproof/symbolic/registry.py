@@ -14,7 +14,7 @@ __all__ = ["UnknownDerivationError", "all_derivations", "get", "names", "registe
 _FACTORIES: dict[str, Callable[[], Derivation]] = {}
 
 #: Modules whose import registers derivations (loaded on first listing).
-_MODULES = ("klproof.symbolic.identities", "klproof.symbolic.linear_vae")
+_MODULES = ("klproof.symbolic.identities", "klproof.symbolic.linear_vae", "klproof.symbolic.kl")
 
 
 class UnknownDerivationError(KeyError):
@@ -68,7 +68,7 @@ def get(name: str) -> Derivation:
     except KeyError:
         close = difflib.get_close_matches(name, list(_FACTORIES), n=5, cutoff=0.4)
         if not close:
-            close = [n for n in _FACTORIES if name.split("/")[-1] in n][:5]
+            close = [n for n in _FACTORIES if name.rsplit("/", maxsplit=1)[-1] in n][:5]
         raise UnknownDerivationError(name, close) from None
     derivation = factory()
     if derivation.name != name:

@@ -2,7 +2,10 @@
 
 Run with ``nox -s bench`` (installs ``.``, mpmath and ``torch==2.13.0``) or directly::
 
-    python bench/run.py [--sizes 1e6 1e7] [--repeats 5] [--markdown docs/benchmarks/results.md]
+    python bench/run.py [--sizes 1e6 1e7] [--repeats 5] [--only normal categorical]
+
+A full run writes ``docs/benchmarks/results.md`` (``--no-markdown`` to skip; a run
+restricted with ``--only`` never writes it).
 
 Sections
 --------
@@ -679,6 +682,42 @@ def _fmt_acc(v: Any) -> str:
     return s
 
 
+def regions_table() -> list[tuple[str, str, int, float, int, int]]:
+    """klproof's max relative error per pair and accuracy region (tests/numeric/cases.py)."""
+    from accuracy import report
+    from cases import REGIONS
+
+    rows = []
+    for did in sorted(NAIVE):
+        for region in REGIONS:
+            r = report(did, region, n=8, seed=20240611)
+            if r.n:
+                rows.append((did, region, r.n, r.max_rel_err, r.negatives, r.nans))
+    return rows
+
+
+def regions_markdown(rows: list[tuple[str, str, int, float, int, int]]) -> str:
+    from cases import REGIONS
+
+    by_pair: dict[str, dict[str, str]] = {}
+    for did, region, _n, err, neg, nan in rows:
+        cell = f"{err:.0e}" + (f" ({neg} neg)" if neg else "") + (f" ({nan} NaN)" if nan else "")
+        by_pair.setdefault(did, {})[region] = cell
+    lines = [
+        "## klproof accuracy in every region",
+        "",
+        "Max relative error (float64) against the mpmath references, measured against "
+        "max(|ref|, smallest normal); blank = region not applicable to the pair. "
+        "Regions as in tests/numeric/cases.py (8 random cases each plus pinned extremes).",
+        "",
+        "| pair | " + " | ".join(REGIONS) + " |",
+        "|---|" + "---|" * len(REGIONS),
+    ]
+    for did, cells in by_pair.items():
+        lines.append(f"| {did} | " + " | ".join(cells.get(r, "") for r in REGIONS) + " |")
+    return "\n".join(lines) + "\n"
+
+
 # -- markdown ------------------------------------------------------------------------------
 
 
@@ -771,8 +810,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", nargs="*", default=[])
     ap.add_argument("--skip-accuracy", action="store_true")
-    ap.add_argument("--markdown", type=Path, default=None)
+    ap.add_argument(
+        "--markdown",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks" / "results.md",
+        help="where to write the results table (rendered by the docs)",
+    )
+    ap.add_argument("--no-markdown", action="store_true", help="print only")
+    ap.add_argument(
+        "--regions-only", action="store_true", help="only the per-region accuracy table"
+    )
     args = ap.parse_args(argv)
+    if args.no_markdown or args.only:  # a partial run must not overwrite the full table
+        args.markdown = None
+    if args.regions_only:
+        text = regions_markdown(regions_table())
+        print(text)
+        if args.markdown:
+            args.markdown.write_text(text, encoding="utf-8")
+        return 0
     if not HAVE_TORCH:
         print("torch not installed: PyTorch columns are skipped (nox -s bench installs it)")
     imp = import_cost()
@@ -784,9 +840,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = speed([int(s) for s in args.sizes], args.repeats, args.only)
     val = validation_cost(int(max(args.sizes)))
     acc = [] if args.skip_accuracy else accuracy()
+    regions = "" if args.skip_accuracy else regions_markdown(regions_table())
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(markdown(imp, rows, val, acc), encoding="utf-8")
+        args.markdown.write_text(markdown(imp, rows, val, acc) + "\n" + regions, encoding="utf-8")
         print(f"wrote {args.markdown}")
     return 0
 

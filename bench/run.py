@@ -706,9 +706,11 @@ def regions_markdown(rows: list[tuple[str, str, int, float, int, int]]) -> str:
     lines = [
         "## klproof accuracy in every region",
         "",
-        "Max relative error (float64) against the mpmath references, measured against "
-        "max(|ref|, smallest normal); blank = region not applicable to the pair. "
-        "Regions as in tests/numeric/cases.py (8 random cases each plus pinned extremes).",
+        (
+            "Max relative error (float64) against the mpmath references, measured against "
+            "max(|ref|, smallest normal); blank = region not applicable to the pair. "
+            "Regions as in tests/numeric/cases.py (8 random cases each plus pinned extremes)."
+        ),
         "",
         "| pair | " + " | ".join(REGIONS) + " |",
         "|---|" + "---|" * len(REGIONS),

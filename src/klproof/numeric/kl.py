@@ -90,6 +90,12 @@ class KLEntry:
         Literature source of the closed form.
     function : callable
         The numeric kernel ``f(p, q) -> ndarray``.
+
+    Examples
+    --------
+    >>> entry = next(e for e in registered_pairs() if e.pair == ("Exponential", "Gamma"))
+    >>> entry.derivation_id
+    'kl/exponential/gamma'
     """
 
     p: type[Distribution]

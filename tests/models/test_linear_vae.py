@@ -71,6 +71,12 @@ def test_gap_closes_derivation_verifies() -> None:
     assert report.count("unchecked") == 0
 
 
+def test_optimal_encoder_derivation_verifies() -> None:
+    report = registry.get("elbo/linear-vae-optimal-encoder").verify()
+    assert report.status == "ok", str(report)
+    assert report.count("unchecked") == 0
+
+
 def test_gap_closes_step_rejects_a_wrong_evidence() -> None:
     # Replace log det C by log det C + log 2 (as if the covariance were doubled in one
     # direction): the algebra step must fail. Checked on the step alone (cheap).
@@ -216,6 +222,26 @@ def test_linear_vae_columns_are_orthogonal_at_optimum(target_fit) -> None:  # ty
     gram = fit.vae.weight.T @ fit.vae.weight
     off = gram - np.diag(np.diag(gram))
     assert np.abs(off).max() <= 1e-6 * np.abs(np.diag(gram)).max()
+
+
+def test_trained_encoder_is_the_exact_posterior(target_fit) -> None:  # type: ignore[no-untyped-def]
+    # elbo/linear-vae-optimal-encoder: V = M^{-1} W^T and s_j^2 = sigma^2 / M_jj; with
+    # M diagonal at the optimum, q(z | x) = N(V(x - mu), diag s^2) is the posterior.
+    data, fit, _ = target_fit
+    vae = fit.vae
+    small = vae.weight.shape[1]
+    m = vae.weight.T @ vae.weight + vae.noise_scale**2 * np.eye(small)
+    np.testing.assert_allclose(
+        vae.encoder_weight,
+        np.linalg.solve(m, vae.weight.T),
+        rtol=1e-6,
+        atol=1e-6 * np.abs(vae.encoder_weight).max(),
+    )
+    np.testing.assert_allclose(vae.encoder_scale**2, vae.noise_scale**2 / np.diag(m), rtol=1e-6)
+    post = vae.decoder.posterior(data[0])
+    np.testing.assert_allclose(
+        post.covariance_matrix, np.diag(vae.encoder_scale**2), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_training_trace_gap_closes() -> None:

@@ -50,7 +50,7 @@ from typing import Any
 
 import sympy as sp
 
-from klproof.derivation import Cite, Derivation, Evaluate, Labelled, Step
+from klproof.derivation import Argmax, Cite, Derivation, Evaluate, Labelled, Step
 from klproof.symbolic.registry import register
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "linear_vae_derivation",
     "linear_vae_elbo",
     "linear_vae_gap_derivation",
+    "linear_vae_optimal_encoder_derivation",
     "symbols",
 ]
 
@@ -446,4 +447,96 @@ def linear_vae_gap_derivation() -> Derivation:
             "σ²M⁻¹ is diagonal at the optimum, where WᵀW is diagonal)."
         ),
         references=(LUCAS, TIPPING_BISHOP),
+    )
+
+
+@register("elbo/linear-vae-optimal-encoder")
+def linear_vae_optimal_encoder_derivation() -> Derivation:
+    r"""Build the best encoder for a fixed decoder (:math:`D = 3`, :math:`d = 2`).
+
+    Examples
+    --------
+    >>> d = linear_vae_optimal_encoder_derivation()
+    >>> [s.check.label for s in d.steps]
+    ['algebra', 'algebra', 'algebra', 'unique stationary point, negative-definite Hessian']
+    """
+    sy = symbols()
+    w, v, s, sigma = (sy[k] for k in ("W", "V", "s", "sigma"))
+    small = LATENT_DIM
+    precision = w.T * w + sigma**2 * sp.eye(small)  # M = WᵀW + σ² I
+    adjugate = precision.adjugate()  # M⁻¹ = adj(M) / det(M): polynomial entries
+    col_sq = [(w[:, j].T * w[:, j])[0, 0] for j in range(small)]
+    s_star = [sigma / sp.sqrt(sigma**2 + col_sq[j]) for j in range(small)]
+    grads = gradient_formulas()
+    g_v = [sp.Symbol(f"G_{p}", real=True) for p in v]
+    g_s = [sp.Symbol(f"G_{p}", real=True) for p in s]
+    xt = _pieces()["xt"]
+    factored = (w.T - precision * v) * xt * xt.T / sigma**2
+    at_s = dict(zip(list(s), s_star, strict=True))
+    # The part of the ELBO that depends on s (per observation): terms with tr(W S Wᵀ),
+    # tr S and log det S.
+    s_objective = sum(
+        -(s[j] ** 2) * col_sq[j] / (2 * sigma**2) - s[j] ** 2 / 2 + sp.log(s[j])
+        for j in range(small)
+    )
+    return Derivation(
+        name="elbo/linear-vae-optimal-encoder",
+        title="The linear VAE's best encoder for a fixed decoder",
+        steps=(
+            Step(
+                lhs=_label(
+                    r"\langle G, \nabla_V \mathcal{L} \rangle",
+                    sp.Add(*[g * f for g, f in zip(g_v, grads["V"], strict=True)]),
+                ),
+                rhs=_label(
+                    r"\langle G, (W^{\top} - M V)\, \tilde{x} \tilde{x}^{\top} \rangle / \sigma^{2}",
+                    sp.Add(*[g * f for g, f in zip(g_v, factored, strict=True)]),
+                ),
+                reason="collect the V-gradient: (Wᵀ − MV) x̃x̃ᵀ/σ² with M = WᵀW + σ² I",
+                label="linear-vae-v-gradient-factored",
+            ),
+            Step(
+                lhs=_label(
+                    r"\langle G, \det(M)\, (W^{\top} - M V) \rangle \big|_{V = M^{-1} W^{\top}}",
+                    sp.Add(
+                        *[
+                            g * f
+                            for g, f in zip(
+                                g_v, precision.det() * w.T - precision * adjugate * w.T, strict=True
+                            )
+                        ]
+                    ),
+                ),
+                rhs=sp.Integer(0),
+                reason="so the V-gradient vanishes at V = M⁻¹Wᵀ = adj(M)Wᵀ/det M (posterior mean map)",
+                label="linear-vae-optimal-v",
+            ),
+            Step(
+                lhs=_label(
+                    r"\langle G, \partial_s \mathcal{L} \rangle \big|_{s_j^2 = \sigma^2 / M_{jj}}",
+                    sp.Add(*[g * f for g, f in zip(g_s, grads["s"], strict=True)]).xreplace(at_s),
+                ),
+                rhs=sp.Integer(0),
+                reason="the s-gradient vanishes at s_j² = σ²/(σ² + ‖W_j‖²) = σ²/M_jj",
+                label="linear-vae-optimal-s",
+            ),
+            Step(
+                lhs=sp.Tuple(*[sp.Symbol(rf"\hat{{s}}_{{{j + 1}}}") for j in range(small)]),
+                rhs=sp.Tuple(*s_star),
+                reason="the s-part of the ELBO is maximised there, uniquely",
+                check=Argmax(s_objective, tuple(s)),
+                label="linear-vae-optimal-s-argmax",
+            ),
+        ),
+        symbols=_all_symbols("W", "V", "s", "sigma"),
+        summary=(
+            "For a fixed decoder, the ELBO is concave in the encoder's mean map V and "
+            "stationary at V = M⁻¹Wᵀ with M = WᵀW + σ² I — the exact posterior mean map of "
+            "pPCA — and is maximised in the encoder scales at s_j² = σ²/M_jj. The exact "
+            "posterior covariance is σ² M⁻¹; the two agree exactly when M (that is, WᵀW) is "
+            "diagonal, which holds at the optimum (Lucas et al. 2019): there the encoder is "
+            "the posterior and the ELBO equals the log-likelihood."
+        ),
+        references=(LUCAS, TIPPING_BISHOP),
+        uses=("elbo/linear-vae",),
     )

@@ -12,6 +12,7 @@ failure instead: the check must not silently skip where it is required.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,16 @@ def site() -> Path:
     if not (SITE / "index.html").is_file():
         unavailable(f"no built documentation at {SITE}; run `nox -s docs` first")
     return SITE
+
+
+@pytest.fixture(scope="session")
+def sphinx_build() -> list[str]:
+    """The command that runs ``sphinx-build`` with this interpreter."""
+    try:
+        import sphinx  # noqa: F401
+    except ImportError:
+        unavailable("Sphinx is not installed (pip install -r docs/requirements.txt)")
+    return [sys.executable, "-m", "sphinx"]
 
 
 @pytest.fixture(scope="session")

@@ -96,6 +96,8 @@ class Visit:
 
 def visit(context: Any, site: Path, path: Path) -> Visit:
     """Load one page, wait for MathJax, and inspect the result."""
+    from playwright.sync_api import Error as PlaywrightError
+
     result = Visit(str(path.relative_to(site)))
     page = context.new_page()
     page.on(
@@ -105,9 +107,9 @@ def visit(context: Any, site: Path, path: Path) -> Visit:
     page.on("pageerror", lambda e: result.console.append(f"uncaught: {e}"))
     page.on(
         "requestfailed",
-        lambda r: result.failed.append(f"{r.url} ({r.failure})")
-        if r.url.startswith("file:")
-        else None,
+        lambda r: (
+            result.failed.append(f"{r.url} ({r.failure})") if r.url.startswith("file:") else None
+        ),
     )
 
     def route(route: Any) -> None:
@@ -125,7 +127,7 @@ def visit(context: Any, site: Path, path: Path) -> Visit:
         result.typeset = page.evaluate(_WAIT_FOR_MATHJAX, TYPESET_BUDGET * 1000)
         result.seconds = time.perf_counter() - start
         found = page.evaluate(_INSPECT)
-    except Exception as exc:  # a page that cannot load is a finding, not a crash
+    except PlaywrightError as exc:  # a page that cannot load is a finding, not a crash
         result.seconds = time.perf_counter() - start
         result.typeset = f"error: {exc}"
         return result

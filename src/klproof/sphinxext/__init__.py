@@ -11,6 +11,9 @@ Add ``"klproof.sphinxext"`` to ``extensions`` in ``conf.py``. It provides
 ``.. derivation-index:: [PREFIX]``
     a table of the registered derivations (optionally those whose name starts with
     ``PREFIX``) with their verification status and time.
+``.. kl-catalogue::``
+    every registered closed-form KL pair: closed form, finiteness conditions, links
+    to its derivation and routes, the numeric function and the sources.
 ``:derivation:`NAME``` (or ``:derivation:`text <NAME>```)
     a link to the generated page of a derivation.
 
@@ -39,6 +42,7 @@ from sphinx.util import logging
 
 from klproof import __version__
 from klproof.sphinxext._assets import MATHJAX_ENTRY, copy_mathjax, mathjax_source
+from klproof.sphinxext._catalogue import KLCatalogueDirective
 from klproof.sphinxext._directives import (
     DerivationDirective,
     DerivationIndexDirective,
@@ -114,11 +118,14 @@ def _build_finished(app: Sphinx, exception: BaseException | None) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the directives, the role, the configuration values and the events."""
     app.setup_extension("sphinx.ext.mathjax")
-    app.add_config_value("klproof_derivation_pages", "reference/derivations", "env", [str])
+    app.add_config_value(
+        "klproof_derivation_pages", "reference/derivations", "env", [str, type(None)]
+    )
     app.add_config_value("klproof_offline_math", True, "html", [bool])
     app.add_config_value("klproof_warn_unchecked", False, "env", [bool])
     app.add_directive("derivation", DerivationDirective)
     app.add_directive("derivation-index", DerivationIndexDirective)
+    app.add_directive("kl-catalogue", KLCatalogueDirective)
     app.add_node(derivation_index)
     app.connect("doctree-resolved", fill_derivation_index)
     app.add_role("derivation", DerivationRole())

@@ -1,0 +1,145 @@
+"""The Sphinx extension: a failing derivation fails the build at its file and line.
+
+Builds tiny throwaway projects with ``sphinx-build`` (in a subprocess, so the build
+runs as users run it). Needs Sphinx; see ``conftest.py`` for skip vs failure.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from klproof.sphinxext._render import derivation_rows, split_sum, visual_width
+
+Builder = Callable[[str], "subprocess.CompletedProcess[str]"]
+
+CONF = """
+import sys
+sys.path.insert(0, {here!r})
+extensions = ["klproof.sphinxext"]
+klproof_derivation_pages = None
+klproof_offline_math = False
+"""
+
+MODULE = """
+import sympy as sp
+from klproof.derivation import Derivation, Step
+
+x = sp.Symbol("x", positive=True)
+
+
+def good():
+    return Derivation(
+        name="demo/good",
+        title="A true identity",
+        symbols=(x,),
+        steps=(Step(lhs=(x + 1) ** 2, rhs=x**2 + 2 * x + 1, reason="expand", label="square"),),
+    )
+
+
+def bad():
+    return Derivation(
+        name="demo/bad",
+        title="A false identity",
+        symbols=(x,),
+        steps=(Step(lhs=(x + 1) ** 2, rhs=x**2 + 1, reason="forget the cross term"),),
+    )
+"""
+
+
+@pytest.fixture
+def build(
+    tmp_path: Path, sphinx_build: list[str]
+) -> Callable[[str], subprocess.CompletedProcess[str]]:
+    """Build a one-page project with the extension; return the finished process."""
+
+    def run(page: str) -> subprocess.CompletedProcess[str]:
+        return _build(tmp_path, sphinx_build, page)
+
+    return run
+
+
+def _build(tmp_path: Path, sphinx_build: list[str], page: str) -> subprocess.CompletedProcess[str]:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "demo_derivations.py").write_text(MODULE, encoding="utf-8")
+    (src / "conf.py").write_text(CONF.format(here=str(src)), encoding="utf-8")
+    (src / "index.rst").write_text(textwrap.dedent(page), encoding="utf-8")
+    return subprocess.run(
+        [*sphinx_build, "-W", "-n", "-q", "-b", "html", str(src), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_a_verified_derivation_builds_with_labels(build: Builder, tmp_path: Path) -> None:
+    result = build(
+        """
+        Demo
+        ====
+
+        .. derivation:: demo_derivations:good
+
+        See :eq:`demo/good/square`.
+        """,
+    )
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "klproof-status-ok" in html
+    assert 'id="equation-demo-good-square"' in html
+
+
+def test_a_failing_derivation_fails_the_build_at_its_line(build: Builder, tmp_path: Path) -> None:
+    result = build(
+        """
+        Demo
+        ====
+
+        Some text.
+
+        .. derivation:: demo_derivations:bad
+        """,
+    )
+    assert result.returncode != 0
+    assert "index.rst:7" in result.stderr, result.stderr
+    assert "demo/bad does not verify" in result.stderr
+    assert "step 1 failed" in result.stderr
+
+
+def test_an_unknown_derivation_is_an_error_with_location(build: Builder, tmp_path: Path) -> None:
+    result = build(
+        """
+        Demo
+        ====
+
+        .. derivation:: no/such-derivation
+        """,
+    )
+    assert result.returncode != 0
+    assert "index.rst:5" in result.stderr, result.stderr
+    assert "no derivation named 'no/such-derivation'" in result.stderr
+
+
+def test_long_sums_are_broken_into_short_rows() -> None:
+    import sympy as sp
+
+    xs = sp.symbols("x_1:13")
+    pieces = split_sum(sum(sp.log(x) for x in xs), width=30)
+    assert len(pieces) > 1
+    assert all(visual_width(p) <= 30 for p in pieces)
+    assert all(p.startswith(("+", "-")) for p in pieces[1:])
+
+
+def test_every_registered_derivation_has_rows() -> None:
+    from klproof.symbolic import registry
+
+    for name in registry.names()[:5]:
+        rows = derivation_rows(registry.get(name))
+        assert rows
+        assert all(row.latex for row in rows)

@@ -1,0 +1,31 @@
+r"""Conformance checks and Hypothesis strategies for KL, entropy and ELBO code.
+
+Two audiences: klproof's own test suite, which ties every numeric kernel to its
+machine-checked derivation, and anyone who writes KL code (PyTorch, JAX, NumPy) and
+wants to know whether it is right.
+
+* :func:`check_kl` runs a callable over the domain of a registered pair — including
+  the hard regions where textbook formulas cancel — and compares every result with
+  the pair's derived closed form evaluated in mpmath at adaptive precision.
+* :mod:`klproof.testing.strategies` gives the same inputs to Hypothesis.
+* :mod:`klproof.testing.policy` is the written policy for randomised (Monte Carlo)
+  tests and the tolerance it implies.
+
+``import klproof`` does not import this package; importing it (or
+:mod:`klproof.testing.strategies`) does not import SymPy — the symbolic layer loads
+when a check first needs a reference.
+
+Examples
+--------
+>>> import klproof
+>>> from klproof.testing import check_kl
+>>> report = check_kl(klproof.kl_divergence, "exponential/exponential", n=10)
+>>> report.passed, report.n_inputs
+(True, 60)
+"""
+
+from __future__ import annotations
+
+from klproof.testing._check import Finding, KLCheckReport, check_kl
+
+__all__ = ["Finding", "KLCheckReport", "check_kl"]

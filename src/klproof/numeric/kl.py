@@ -820,6 +820,37 @@ def _k_bernoulli_pp_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
     return o1
 
 
+@_buffers(9)
+def _k_geometric_pp_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
+    """KL(Geometric(p) || Geometric(q)) = KL(Bernoulli)/p, scaled before the products."""
+    pc, qc, diff, t, o1, o2, tmp, qs, ones = bufs
+    np.subtract(1.0, p, out=pc)
+    np.subtract(1.0, q, out=qc)
+    np.subtract(p, q, out=diff)
+    S.log1p_ratio_into(p, q, diff, t)
+    np.divide(q, p, out=qs)
+    np.divide(p, p, out=ones)
+    S.q_k_into(qs, ones, t, o1, tmp)
+    np.negative(diff, out=diff)
+    S.log1p_ratio_into(pc, qc, diff, t)
+    np.divide(qc, p, out=qs)
+    np.divide(pc, p, out=ones)
+    S.q_k_into(qs, ones, t, o2, tmp)
+    np.add(o1, o2, out=o1)
+    return o1
+
+
+@_buffers(7)
+def _k_binomial_pp_ws(n: F64, p: F64, q: F64, *, bufs: list[F64]) -> F64:
+    """N KL(Bernoulli(p) || Bernoulli(q)); 0 when n = 0 (both point masses at 0)."""
+    o = _k_bernoulli_pp_ws(p, q, bufs=bufs)
+    zero = np.asarray(n == 0.0)
+    np.multiply(o, n, out=o)
+    if zero.any():
+        np.copyto(o, 0.0, where=zero)
+    return o
+
+
 def _lse_stable(x: F64) -> F64:
     """Row-wise log-sum-exp ``max + log1p(sum of the others)``: keeps tiny tails exactly."""
     m = np.argmax(x, axis=-1)[:, None]
@@ -1015,17 +1046,21 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> FArr:
             "KL(Binomial || Binomial) requires equal total_count; got "
             f"p.total_count={p.total_count!r} and q.total_count={q.total_count!r}"
         )
+    shape, dt = _shape_dtype(p, q)
+    if p._given == q._given == "probs":
+        return _run(_k_binomial_pp_ws, [(p.total_count, 0), (p.probs, 0), (q.probs, 0)], shape, dt)
     kl = np.asarray(_bernoulli_kl(p._bern, q._bern), dtype=np.float64)
     n = np.asarray(p.total_count, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         res = np.where(n == 0, 0.0, n * kl)
-    shape, dt = _shape_dtype(p, q)
     return np.asarray(np.broadcast_to(res, shape), dtype=dt)
 
 
 @register_kl(Geometric, Geometric, source=_DEF + "; equals KL(Bernoulli)/p")
 def _kl_geometric_geometric(p: Geometric, q: Geometric) -> FArr:
     shape, dt = _shape_dtype(p, q)
+    if p._given == q._given == "probs":
+        return _run(_k_geometric_pp_ws, [(p.probs, 0), (q.probs, 0)], shape, dt)
     kl = _bernoulli_kl(p._bern, q._bern, per_success=True)
     return np.asarray(np.broadcast_to(kl, shape), dtype=dt)
 

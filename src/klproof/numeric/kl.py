@@ -851,6 +851,24 @@ def _k_binomial_pp_ws(n: F64, p: F64, q: F64, *, bufs: list[F64]) -> F64:
     return o
 
 
+@_buffers(6)
+def _k_bernoulli_poisson_ws(pr: F64, lam: F64, *, bufs: list[F64]) -> F64:
+    """[p log(p/lam) - p + lam] + [(1-p) log(1-p) - (1-p) + 1], both >= 0, buffered."""
+    pc, diff, t, o1, o2, tmp = bufs
+    np.subtract(pr, lam, out=diff)
+    S.log1p_ratio_into(pr, lam, diff, t)
+    S.q_k_into(lam, pr, t, o1, tmp)
+    np.subtract(1.0, pr, out=pc)
+    np.negative(pr, out=tmp)
+    np.log1p(tmp, out=t)
+    hi = np.asarray(pr >= 0.5)
+    if hi.any():
+        np.log(pc, out=t, where=hi)
+    S.q_k_into(np.ones(()), pc, t, o2, tmp)
+    np.add(o1, o2, out=o1)
+    return o1
+
+
 def _lse_stable(x: F64) -> F64:
     """Row-wise log-sum-exp ``max + log1p(sum of the others)``: keeps tiny tails exactly."""
     m = np.argmax(x, axis=-1)[:, None]
@@ -1211,6 +1229,8 @@ def _kl_normal_laplace(p: Normal, q: Laplace) -> FArr:
 @register_kl(Bernoulli, Poisson, source=_DEF)
 def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> FArr:
     gp = p._given
+    if gp == "probs":
+        return _scalar_pair(_k_bernoulli_poisson_ws, p, q, p.probs, q.rate)
 
     def k(xp: F64, lam: F64) -> F64:
         # KL = [p log(p/lam) - p + lam] + [(1-p) log(1-p) - (1-p) + 1]: both >= 0

@@ -63,6 +63,16 @@ class PairReference:
     q_names: tuple[str, ...]
     function: Callable[..., Any]
     finite: Callable[..., bool]
+    finite_numpy: Callable[..., Any]
+
+    def finite_mask(
+        self, p: Mapping[str, NDArray[Any]], q: Mapping[str, NDArray[Any]]
+    ) -> NDArray[np.bool_]:
+        """Vectorised :attr:`finite` over batches (float comparisons are exact)."""
+        args = [*_arrays(self.p_names, p), *_arrays(self.q_names, q)]
+        n = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(self.finite_numpy(*args), dtype=bool), n)
 
     def args(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> list[Any]:
         """The mpmath arguments from parameter dicts (``logits`` become ``probs``)."""
@@ -112,6 +122,18 @@ def _digits(v: Any, *, logit: bool = False) -> float:
     return float(max(abs(math.log10(float(a.max()))), abs(math.log10(float(a.min())))))
 
 
+def _arrays(names: tuple[str, ...], d: Mapping[str, Any]) -> list[NDArray[np.float64]]:
+    out = []
+    for name in names:
+        if name == "probs" and "probs" not in d and "logits" in d:
+            with np.errstate(over="ignore"):
+                lg = np.asarray(d["logits"], dtype=np.float64)
+                out.append(1.0 / (1.0 + np.exp(-lg)))
+        else:
+            out.append(np.asarray(d[name], dtype=np.float64))
+    return out
+
+
 def _values(names: tuple[str, ...], d: Mapping[str, Any]) -> list[Any]:
     out = []
     for name in names:
@@ -154,17 +176,22 @@ def pair_reference(pair_id: str) -> PairReference:
     ]
     positive = [i for i, s in enumerate(args) if s.is_positive]
 
+    both = sp.And(*[c for c in conds if c not in (sp.true, True)])
+    finite_numpy = sp.lambdify(plain_args, both, modules="numpy")
+
     def finite(*values: Any) -> bool:
         if not all(bool(c(*values)) for c in checks):
             return False
-        if any(values[i] <= 0 for i in positive):
+        if any(values[i] < 0 for i in positive):
             raise ValueError(
-                f"{pair.id}: parameter {args[min(i for i in positive if values[i] <= 0)]} "
-                "must be positive for the closed form to apply"
+                f"{pair.id}: parameter {args[min(i for i in positive if values[i] < 0)]} "
+                "must be >= 0 for the closed form to apply"
             )
         return True
 
-    return PairReference(pair.id, tuple(pair.p_params), tuple(pair.q_params), fn, finite)
+    return PairReference(
+        pair.id, tuple(pair.p_params), tuple(pair.q_params), fn, finite, finite_numpy
+    )
 
 
 def to_float(value: Any, dtype: Any = np.float64) -> float:

@@ -1,0 +1,251 @@
+"""Every registered KL pair, driven from the registry: numbers tied to the derivations.
+
+For each pair with a numeric kernel and a symbolic derivation, on batches drawn by
+``klproof.testing.strategies.kl_pairs`` over the whole domain (generic and extreme
+regions; equal, near and far pairs):
+
+* numeric = symbolic: the kernel against the derived closed form evaluated in mpmath at
+  adaptive precision, relative error <= 1e-12 (the numeric layer's accuracy target);
+* no NaN, KL >= 0, and +inf exactly where the supports or the finiteness conditions
+  say so (checked on every element of every batch, cheaply);
+* KL(p, p) = 0 exactly for same-family pairs, and KL = H(p, q) - H(p).
+
+Batch sizes follow the Hypothesis profile: the ``ci`` profile reaches at least 10^5
+inputs per pair for the cheap properties, and ``REF_PER_EXAMPLE`` per example against
+mpmath.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+import klproof
+from klproof.testing import strategies as kst
+from klproof.testing._reference import pair_reference, to_float
+
+NUMERIC = {e.derivation_id: e for e in klproof.registered_pairs()}
+
+
+def _symbolic() -> set[str]:
+    from klproof.symbolic.kl import pairs
+
+    return {p.id for p in pairs()}
+
+
+#: pairs with both a numeric kernel and a symbolic derivation (the meta-tests in
+#: tests/test_registry_consistency.py fail for any pair that has only one of them)
+PAIR_IDS = sorted(set(NUMERIC) & _symbolic())
+
+#: target inputs per pair per CI run for the cheap properties
+TARGET_INPUTS = 100_000
+#: inputs per example compared with mpmath (the expensive part)
+REF_PER_EXAMPLE = 2
+#: the numeric layer's accuracy target (float64)
+RTOL = 1e-12
+_FMAX = float(np.finfo(np.float64).max)
+_TINY = float(np.finfo(np.float64).tiny)
+
+
+def _batch() -> int:
+    n = settings().max_examples
+    return max(16, math.ceil(TARGET_INPUTS / n)) if n >= 300 else 16
+
+
+def _logit_beyond(limit: float) -> Any:
+    def pred(p: dict[str, Any], q: dict[str, Any]) -> bool:
+        return any(abs(float(d.get("logits", 0.0))) > limit for d in (p, q))
+
+    return pred
+
+
+def _gamma_product_overflows(p: dict[str, Any], q: dict[str, Any]) -> bool:
+    return any(
+        "concentration" in d and float(d["concentration"]) * float(d["rate"]) > _FMAX
+        for d in (p, q)
+    )
+
+
+def _gamma_moments_unrepresentable(p: dict[str, Any], q: dict[str, Any]) -> bool:
+    a, b = float(p["concentration"]), float(p["rate"])
+    mean, sd = a / b, math.sqrt(a) / b
+    return not all(_TINY < v < _FMAX for v in (mean, sd))
+
+
+def _uniform_width_near_ulp(p: dict[str, Any], q: dict[str, Any]) -> bool:
+    lo, hi = float(p["low"]), float(p["high"])
+    return hi - lo < 1e13 * math.ulp(max(abs(lo), abs(hi)))
+
+
+#: Where the numeric kernels miss the 1e-12 target (found by this suite; reported to
+#: the numeric layer, reproducers pinned in ``test_known_gaps_still_reproduce``). Inputs
+#: inside a gap are still checked for NaN, sign and infinities, not for accuracy.
+KNOWN_GAPS: dict[str, tuple[Any, str]] = {
+    "kl/bernoulli/bernoulli": (
+        _logit_beyond(36.0),
+        (
+            "logits beyond ±36 (1 - p below float64 eps), near pairs: a floor of ~1e-33 "
+            "instead of KL ~ e^-|logit|"
+        ),
+    ),
+    "kl/geometric/geometric": (_logit_beyond(36.0), "as Bernoulli: logits beyond ±36"),
+    "kl/bernoulli/poisson": (
+        _logit_beyond(36.0),
+        "logits below -36 with a near-matched tiny rate: relative error up to 2.4e-5",
+    ),
+    "kl/gamma/gamma": (
+        _gamma_product_overflows,
+        "concentration * rate above 1.8e308 (e.g. 2.7e59 and 1.2e296): +inf for a finite KL",
+    ),
+    "kl/gamma/normal": (
+        _gamma_moments_unrepresentable,
+        "the Gamma's mean or sd outside the float64 range: NaN or +inf",
+    ),
+    "kl/uniform/normal": (
+        _uniform_width_near_ulp,
+        (
+            "p's width within 1e13 ulp of its location: (low + high) / 2 rounds and the "
+            "kernel loses up to all digits (0.89 at a width of 1 ulp)"
+        ),
+    ),
+}
+
+
+def _element(d: dict[str, np.ndarray], i: int) -> dict[str, Any]:
+    return {k: v[i] for k, v in d.items()}
+
+
+def _kl(pid: str, p: dict[str, np.ndarray], q: dict[str, np.ndarray]) -> np.ndarray:
+    e = NUMERIC[pid]
+    return np.asarray(klproof.kl_divergence(e.p(**p), e.q(**q)), dtype=np.float64)
+
+
+def _rel(value: float, ref: float) -> float:
+    if math.isinf(value) or math.isinf(ref):
+        return 0.0 if value == ref else math.inf
+    return abs(value - ref) / max(abs(ref), np.finfo(np.float64).tiny)
+
+
+def _check_batch(pid: str, p: dict[str, np.ndarray], q: dict[str, np.ndarray]) -> None:
+    ref = pair_reference(pid)
+    kl = _kl(pid, p, q)
+    n = kl.shape[0] if kl.ndim else 1
+    kl = kl.reshape(n)
+    gap = KNOWN_GAPS.get(pid, (lambda p, q: False, ""))[0]
+    in_gap = np.array([gap(_element(p, i), _element(q, i)) for i in range(n)], dtype=bool)
+    nan = np.isnan(kl) & ~in_gap
+    assert not nan.any(), f"{pid}: NaN at {_first(p, q, nan)}"
+    assert (kl >= 0).all(), f"{pid}: negative at {_first(p, q, kl < 0)}"
+    # +inf exactly where the derivation says KL is infinite (supports, conditions)
+    infinite = ~ref.finite_mask(p, q)
+    wrong = infinite & (kl != math.inf)
+    assert not wrong.any(), f"{pid}: finite where KL = +inf at {_first(p, q, wrong)}"
+    # numeric = symbolic on the first REF_PER_EXAMPLE elements (the first is the
+    # Hypothesis-drawn one, which shrinks)
+    for i in range(min(n, REF_PER_EXAMPLE)):
+        pi, qi = _element(p, i), _element(q, i)
+        if in_gap[i]:
+            continue
+        r = to_float(ref.evaluate(pi, qi))
+        err = _rel(float(kl[i]), r)
+        assert err <= RTOL, (
+            f"{pid}: {kl[i]!r} vs reference {r!r} (rel. error {err:.3g}) at {pi}, {qi}"
+        )
+
+
+def _first(p: dict[str, np.ndarray], q: dict[str, np.ndarray], mask: np.ndarray) -> str:
+    i = int(np.flatnonzero(mask)[0])
+    return f"p={_element(p, i)}, q={_element(q, i)}"
+
+
+def _pairs_test(pid: str) -> Any:
+    @given(kst.kl_pairs(pid, batch_size=_batch()))
+    def test(pq: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> None:
+        _check_batch(pid, *pq)
+
+    return test
+
+
+@pytest.mark.parametrize("pid", PAIR_IDS)
+def test_numeric_matches_derivation(pid: str) -> None:
+    _pairs_test(pid)()
+
+
+SAME = sorted(pid for pid in NUMERIC if pid.split("/")[1] == pid.split("/")[2])
+
+
+@pytest.mark.parametrize("pid", SAME)
+def test_kl_of_p_with_itself_is_zero(pid: str) -> None:
+    fam = pid.split("/")[1]
+
+    @given(kst.parameters(fam, batch_size=_batch()))
+    def test(p: dict[str, np.ndarray]) -> None:
+        kl = _kl(pid, p, p)
+        assert (kl == 0).all(), f"{pid}: KL(p, p) = {kl[kl != 0][:3]} at {_first(p, p, kl != 0)}"
+
+    test()
+
+
+@pytest.mark.parametrize("pid", PAIR_IDS)
+def test_kl_is_cross_entropy_minus_entropy(pid: str) -> None:
+    """KL = H(p, q) - H(p) wherever both are finite (generic region: entropies of order 1).
+
+    Tolerance: H(p, q) and H(p) are each accurate to a few ulp of their magnitude, so
+    their difference is accurate to 8 ulp of max(|H(p, q)|, |H(p)|) (float64 eps 2.2e-16).
+    """
+    e = NUMERIC[pid]
+
+    @given(kst.kl_pairs(pid, batch_size=_batch(), region="generic"))
+    def test(pq: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> None:
+        p, q = pq
+        pd, qd = e.p(**p), e.q(**q)
+        kl = np.asarray(klproof.kl_divergence(pd, qd), np.float64)
+        h = np.asarray(klproof.entropy(pd), np.float64)
+        hpq = np.asarray(klproof.cross_entropy(pd, qd), np.float64)
+        fin = np.isfinite(hpq)
+        assert (np.isinf(kl) == ~fin).all()
+        scale = np.maximum(np.abs(hpq), np.abs(h))[fin]
+        err = np.abs((hpq - h)[fin] - kl[fin])
+        assert (err <= 8 * np.finfo(np.float64).eps * scale).all()
+
+    test()
+
+
+#: One reproducer per known gap: (p, q) and the numeric layer's wrong answer kind.
+GAP_REPRODUCERS: dict[str, tuple[dict[str, float], dict[str, float]]] = {
+    "kl/bernoulli/bernoulli": ({"logits": 582.3448062670312}, {"logits": 582.7869572406496}),
+    "kl/geometric/geometric": ({"logits": 626.705744652085}, {"logits": 627.1220252363778}),
+    "kl/bernoulli/poisson": ({"logits": -50.0}, {"rate": 1.928749847963918e-22}),
+    "kl/gamma/gamma": (
+        {"concentration": 2.684634482380962e59, "rate": 1.1502675969978144e296},
+        {"concentration": 2.6846344833385946e59, "rate": 1.1502675967432788e296},
+    ),
+    "kl/gamma/normal": (
+        {"concentration": 1.7381325529924014e98, "rate": 1.6194051803894614e-270},
+        {"loc": 1.7976931348623157e308, "scale": 1.7976824939939727e308},
+    ),
+    "kl/uniform/normal": (
+        {"low": 4.57560924051981, "high": 4.575609240519811},
+        {"loc": 4.57560924051981, "scale": 2.563950248511419e-16},
+    ),
+}
+
+
+@pytest.mark.parametrize("pid", sorted(KNOWN_GAPS))
+def test_known_gaps_still_reproduce(pid: str) -> None:
+    """Each excluded region really fails today; when a kernel is fixed, this test fails:
+    delete the pair's entry from KNOWN_GAPS and GAP_REPRODUCERS so the suite covers it.
+    """
+    p, q = GAP_REPRODUCERS[pid]
+    assert KNOWN_GAPS[pid][0](p, q), f"{pid}: the reproducer is outside its gap predicate"
+    value = float(
+        _kl(
+            pid, {k: np.array([v]) for k, v in p.items()}, {k: np.array([v]) for k, v in q.items()}
+        )[0]
+    )
+    r = to_float(pair_reference(pid).evaluate(p, q))
+    assert math.isnan(value) or _rel(value, r) > RTOL, f"{pid} is fixed: {value!r} vs {r!r}"

@@ -72,3 +72,15 @@ def bench(session: nox.Session) -> None:
     """Accuracy and speed benchmarks against the baselines (prints ratios)."""
     session.install(".", "mpmath>=1.3", "torch==2.13.0")
     session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session
+def kit_torch(session: nox.Session) -> None:
+    """The new-user trial: ``klproof.testing.check_kl`` on PyTorch's ``kl_divergence``.
+
+    Installs klproof as a user would (plus Hypothesis and mpmath, which
+    ``klproof.testing`` needs) and the pinned CPU build of torch, then prints the
+    reports for Normal, Gamma and Beta.
+    """
+    session.install(".", "hypothesis>=6.100", "mpmath>=1.3", "torch==2.13.0")
+    session.run("python", "tests/testing/torch_trial.py", *session.posargs)

@@ -16,6 +16,12 @@ klproof's randomised tests bound that chance instead of guessing a tolerance:
    implementation fails a whole run with probability at most 1e-4. For one comparison
    :math:`z = 3.89`.
 
+5. **Where the normal approximation holds.** The estimate must see the distribution:
+   a discrete ``p`` has every outcome at least :data:`MIN_EXPECTED_COUNT` times in
+   expectation (otherwise the sample misses the rare outcomes, the estimated standard
+   error is near 0 and the test would fail a correct estimator). Tests state such
+   preconditions with ``hypothesis.assume``.
+
 No other tolerance is allowed in a randomised test; :func:`tolerance` computes it.
 
 Examples
@@ -31,12 +37,14 @@ from __future__ import annotations
 
 from statistics import NormalDist
 
-__all__ = ["FALSE_ALARM_RATE", "MIN_SAMPLES", "tolerance", "z_value"]
+__all__ = ["FALSE_ALARM_RATE", "MIN_EXPECTED_COUNT", "MIN_SAMPLES", "tolerance", "z_value"]
 
 #: Probability that a correct implementation fails one test run.
 FALSE_ALARM_RATE = 1e-4
 #: Smallest number of draws behind one estimate.
 MIN_SAMPLES = 2000
+#: Smallest expected count of each outcome of a discrete ``p`` in the sample.
+MIN_EXPECTED_COUNT = 10
 
 
 def z_value(*, n_comparisons: int = 1, false_alarm_rate: float = FALSE_ALARM_RATE) -> float:

@@ -13,23 +13,22 @@ import nox
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.default_venv_backend = "venv"
 
-PYTHON = "3.11"
-
-
-@nox.session(python=PYTHON)
+@nox.session
 def tests(session: nox.Session) -> None:
     """Run the test suite (doctests included).
 
-    With ``CI=true`` in the environment the Hypothesis ``ci`` profile is used
-    (many more examples per property).
+    Runs on both cores (pytest-xdist). With ``CI=true`` in the environment the
+    Hypothesis ``ci`` profile is used (many more examples per property) and every
+    step of every derivation is corrupted (``--all-corruptions``).
     """
     session.install(".[test]")
     args = session.posargs or []
-    profile = "ci" if os.environ.get("CI") else "default"
-    session.run("pytest", f"--hypothesis-profile={profile}", *args)
+    ci = bool(os.environ.get("CI"))
+    extra = ["--hypothesis-profile=ci", "--all-corruptions"] if ci else []
+    session.run("pytest", "-n", "auto", "--dist", "loadgroup", *extra, *args)
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check."""
     session.install("ruff>=0.6")
@@ -37,14 +36,14 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def typecheck(session: nox.Session) -> None:
     """Mypy in strict mode on ``src/``."""
     session.install("mypy>=1.10", "numpy>=1.26", "pytest", "hypothesis", "-e", ".")
     session.run("mypy")
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the Sphinx site with warnings as errors, verifying every derivation shown.
 
@@ -67,7 +66,7 @@ def docs(session: nox.Session) -> None:
     )
 
 
-@nox.session(python=PYTHON)
+@nox.session
 def bench(session: nox.Session) -> None:
     """Accuracy and speed benchmarks against the baselines (prints ratios)."""
     session.install(".", "mpmath>=1.3", "torch==2.13.0")

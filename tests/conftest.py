@@ -16,3 +16,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("default")
+
+
+def pytest_addoption(parser):  # type: ignore[no-untyped-def]
+    parser.addoption(
+        "--all-corruptions",
+        action="store_true",
+        default=False,
+        help="corrupt every step of every derivation in every way (slow; CI runs it)",
+    )

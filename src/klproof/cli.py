@@ -97,12 +97,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    """List registered derivations."""
+    """List registered derivations, or with ``--kl`` the catalogue of KL pairs."""
     from klproof.symbolic import registry
 
+    if args.kl:
+        from klproof.symbolic.kl import pairs
+
+        catalogue = pairs()
+        width = max(len(pair.id) for pair in catalogue)
+        for pair in catalogue:
+            routes = ", ".join(r.rsplit("/", 1)[-1] for r in pair.routes)
+            sys.stdout.write(f"{pair.id:<{width}}  routes: {routes}\n")
+        same = sum(1 for pair in catalogue if pair.p == pair.q)
+        sys.stdout.write(
+            f"\n{len(catalogue)} pairs: {same} same-family, {len(catalogue) - same} cross-family\n"
+        )
+        return 0
     for name in registry.names():
-        if args.kl and not name.startswith("kl/"):
-            continue
         sys.stdout.write(f"{name:40s} {registry.get(name).title}\n")
     return 0
 

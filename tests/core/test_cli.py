@@ -89,3 +89,18 @@ def test_import_is_cheap_and_verifies_nothing() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert float(proc.stdout) < 1.0
+
+
+def test_list_kl_lists_the_pair_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
+    from klproof.symbolic.kl import pairs
+
+    assert main(["list", "--kl"]) == 0
+    out = capsys.readouterr().out
+    for pair in pairs():
+        assert pair.id in out
+    assert "kl/normal/normal/integral" not in out  # routes are named per pair, not listed
+
+
+def test_show_a_kl_pair(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "kl/normal/normal"]) == 0
+    assert "kl/normal/normal" in capsys.readouterr().out

@@ -41,15 +41,52 @@ def corruptions(rhs: Any, relation: str) -> Iterator[tuple[str, Any]]:
             yield kind, bad
 
 
-CASES = [
-    pytest.param(name, i, kind, bad, id=f"{name}-step{i + 1}-{kind.replace(' ', '-')}")
-    for name in registry.names()
-    for i, step in enumerate(registry.get(name).steps)
-    for kind, bad in corruptions(step.rhs, step.relation)
-]
+def all_cases() -> list[Any]:
+    return [
+        pytest.param(name, i, kind, bad, id=f"{name}-step{i + 1}-{kind.replace(' ', '-')}")
+        for name in registry.names()
+        for i, step in enumerate(registry.get(name).steps)
+        for kind, bad in corruptions(step.rhs, step.relation)
+    ]
 
 
-@pytest.mark.parametrize(("name", "index", "kind", "corrupted"), CASES)
+CASES = all_cases()
+#: The identities the package exists to prove: every step, every corruption, always.
+FULL_PREFIXES = (
+    "identity/",
+    "mle/",
+    "vae/",
+    "lemma/",
+    "elbo/decomposition",
+    "elbo/forms",
+    "elbo/scalar-gaussian",
+)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every step of every derivation in every way with ``--all-corruptions`` (CI).
+
+    By default: every step of the identities (the MLE/ELBO derivations), and for the
+    larger catalogue one corruption of one step per derivation, rotating the step and
+    the kind by the derivation's position so that together they cover all kinds.
+    """
+    if "corrupted" not in metafunc.fixturenames:
+        return
+    if metafunc.config.getoption("--all-corruptions"):
+        chosen = CASES
+    else:
+        chosen = []
+        by_name: dict[str, list[Any]] = {}
+        for case in CASES:
+            by_name.setdefault(case.values[0], []).append(case)
+        for position, (name, cases) in enumerate(sorted(by_name.items())):
+            if name.startswith(FULL_PREFIXES):
+                chosen.extend(cases)
+            else:
+                chosen.append(cases[(7 * position) % len(cases)])
+    metafunc.parametrize(("name", "index", "kind", "corrupted"), chosen)
+
+
 def test_corrupted_step_fails(name: str, index: int, kind: str, corrupted: Any) -> None:
     d = registry.get(name)
     result = d.with_step(index, corrupted).check_step(index, timeout=60)

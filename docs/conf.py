@@ -12,11 +12,12 @@ import inspect
 import pkgutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import klproof
 
 DOCS = Path(__file__).parent
-sys.path.insert(0, str(DOCS / "figures"))  # the figure scripts (plot directive)
+sys.path.insert(0, str(DOCS / "figures"))  # the figure scripts import their _style
 
 project = "klproof"
 author = "klproof developers"
@@ -92,6 +93,7 @@ numpydoc_class_members_toctree = False
 numpydoc_validation_checks: set[str] = set()
 
 # Figures made by matplotlib while the site builds.
+plot_basedir = str(DOCS / "figures")
 plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_include_source = False
@@ -127,10 +129,28 @@ No benchmark results in this build: `nox -s bench` writes `docs/benchmarks/resul
 ```"""
 
 
-def _benchmark_results(app: object, docname: str, source: list[str]) -> None:
+def _benchmark_results(app: Any, docname: str, source: list[str]) -> None:
     if docname == "explanation/accuracy-speed" and not _RESULTS.is_file():
         source[0] = source[0].replace(_INCLUDE, _NO_RESULTS)
 
 
-def setup(app: object) -> None:
-    app.connect("source-read", _benchmark_results)  # type: ignore[attr-defined]
+def _resolve_short_name(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Resolve a short Python name to the one object documented under it, if unique.
+
+    Objects are documented where they are exported (``klproof.models.GaussianMixture``),
+    so ``:class:`GaussianMixture``` written inside ``klproof.models.mixture`` does not
+    resolve by the strict rule; this is the lookup Sphinx does for ``.GaussianMixture``.
+    Ambiguous names still warn.
+    """
+    if node.get("refdomain") != "py" or node.get("refspecific"):
+        return None
+    node["refspecific"] = True
+    domain = env.domains["py"]
+    return domain.resolve_xref(
+        env, node["refdoc"], app.builder, node["reftype"], node["reftarget"], node, contnode
+    )
+
+
+def setup(app: Any) -> None:
+    app.connect("source-read", _benchmark_results)
+    app.connect("missing-reference", _resolve_short_name)

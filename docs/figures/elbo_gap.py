@@ -73,6 +73,16 @@ def main(theme: str = "light") -> None:
     fig.legend(loc="outside lower center", ncols=3, fontsize=8.5)
 
 
+def light() -> None:
+    """The figure for light pages."""
+    main("light")
+
+
+def dark() -> None:
+    """The figure for dark pages."""
+    main("dark")
+
+
 if __name__ == "__main__":
     main()
     plt.show()

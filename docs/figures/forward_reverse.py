@@ -73,6 +73,16 @@ def main(theme: str = "light") -> None:
     fig.tight_layout()
 
 
+def light() -> None:
+    """The figure for light pages."""
+    main("light")
+
+
+def dark() -> None:
+    """The figure for dark pages."""
+    main("dark")
+
+
 if __name__ == "__main__":
     main()
     plt.show()

@@ -116,14 +116,18 @@ class KLCatalogueDirective(SphinxDirective):
         box += block
 
         fields = nodes.field_list(classes=["klproof-pair-fields"])
-        params = ", ".join(
-            f"{name} = {latex(symbol)}"
-            for name, symbol in [
-                *((f"p.{k}", v) for k, v in pair.p_params.items()),
-                *((f"q.{k}", v) for k, v in pair.q_params.items()),
-            ]
-        )
-        fields += _field("Parameters", _math_list(params.split(", ")))
+        params = nodes.paragraph()
+        named = [
+            *((f"p.{k}", v) for k, v in pair.p_params.items()),
+            *((f"q.{k}", v) for k, v in pair.q_params.items()),
+        ]
+        for i, (name, symbol) in enumerate(named):
+            if i:
+                params += nodes.Text(", ")
+            params += nodes.literal(name, name)
+            params += nodes.Text(" = ")
+            params += nodes.math(latex(symbol), latex(symbol))
+        fields += _field("Parameters", params)
         if pair.conditions:
             fields += _field("Assumes", _math_list([latex(c) for c in pair.conditions]))
         finite = [latex(c) for c in pair.finite_when]

@@ -8,7 +8,7 @@ The model and encoder of Lucas et al. (2019), "Don't Blame the ELBO!":
     p(x \mid z) = \mathcal N(W z + \mu, \sigma^2 I_D), \quad
     q(z \mid x) = \mathcal N\left(V (x - \mu), \operatorname{diag}(s_1^2, \dots, s_d^2)\right).
 
-The derivation works at the concrete dimensions :math:`D = 3`, :math:`d = 2` with every
+The derivation works at the concrete dimensions :math:`D = d = 2` with every
 matrix entry a symbol, so each step is an identity SymPy can decide:
 
 1. the ELBO's defining double integral, evaluated by SymPy, equals the closed form
@@ -38,7 +38,9 @@ matrix entry a symbol, so each step is an identity SymPy can decide:
        \nabla_\mu = \frac{(I - W V)^\top(\tilde x - W m)}{\sigma^2} + V^\top m.
 
 The matrix forms hold for every :math:`D, d` (each entry is a polynomial identity whose
-shape does not depend on the dimensions); :mod:`klproof.models.linear_vae` transcribes
+shape does not depend on the dimensions; :math:`D = d = 2` keeps every step, and every
+corrupted step, decidable in seconds, and the tests check the NumPy transcription
+against finite differences at other dimensions); :mod:`klproof.models.linear_vae` transcribes
 them to NumPy and its tests compare the transcription with :func:`lambdified` here.
 """
 
@@ -78,7 +80,7 @@ TIPPING_BISHOP = (
 KINGMA_WELLING = "D. P. Kingma and M. Welling, Auto-Encoding Variational Bayes, ICLR 2014, App. B"
 
 #: The concrete dimensions of the symbolic derivation.
-DATA_DIM = 3
+DATA_DIM = 2
 LATENT_DIM = 2
 
 
@@ -253,7 +255,7 @@ def _all_symbols(*keys: str, dims: Dims = _DIMS) -> tuple[Any, ...]:
 
 @register("elbo/ppca-diagonal-q")
 def linear_gaussian_elbo_derivation() -> Derivation:
-    r"""Build the ELBO of a diagonal Gaussian q for the linear-Gaussian model (:math:`D = 3`, :math:`d = 2`)."""
+    r"""Build the ELBO of a diagonal Gaussian q for the linear-Gaussian model (:math:`D = d = 2`)."""
     return Derivation(
         name="elbo/ppca-diagonal-q",
         title="ELBO of a diagonal Gaussian q under a linear-Gaussian decoder",
@@ -270,7 +272,7 @@ def linear_gaussian_elbo_derivation() -> Derivation:
         summary=(
             "For p(z) = N(0, I), p(x | z) = N(Wz + μ, σ² I) and q(z) = N(m, diag s²), the "
             "ELBO's defining integral E_q[log p(x | z) + log p(z) − log q(z)] is evaluated by "
-            "SymPy, at D = 3 and d = 2 with every entry a symbol, to the closed form: the "
+            "SymPy, at D = d = 2 with every entry a symbol, to the closed form: the "
             "expected reconstruction term minus KL(q ‖ p(z))."
         ),
         references=(KINGMA_WELLING, TIPPING_BISHOP),
@@ -279,7 +281,7 @@ def linear_gaussian_elbo_derivation() -> Derivation:
 
 @register("elbo/linear-vae")
 def linear_vae_derivation() -> Derivation:
-    r"""Build the linear VAE's ELBO in closed form and its gradient (:math:`D = 3`, :math:`d = 2`).
+    r"""Build the linear VAE's ELBO in closed form and its gradient (:math:`D = d = 2`).
 
     Examples
     --------
@@ -332,7 +334,7 @@ def linear_vae_derivation() -> Derivation:
         summary=(
             "A linear decoder x | z ~ N(Wz + μ, σ² I) with a standard normal prior and a linear "
             "encoder q(z | x) = N(V(x − μ), diag s²). SymPy evaluates the ELBO's defining "
-            "integral to a closed form (at D = 3, d = 2, every entry a symbol) and checks the "
+            "integral to a closed form (at D = d = 2, every entry a symbol) and checks the "
             "matrix-form gradient of every parameter block against the entrywise derivatives, "
             "along an arbitrary direction G. Gradient ascent on the averaged ELBO recovers the "
             "maximum-likelihood pPCA solution and closes the gap: the exact posterior of pPCA "
@@ -347,7 +349,8 @@ def lambdified() -> dict[str, Callable[..., Any]]:
     """Return NumPy functions of the derived ELBO and gradient blocks.
 
     Each takes ``(x, mu, W, V, s, sigma)`` as arrays of the derivation's shapes
-    (``(3,)``, ``(3,)``, ``(3, 2)``, ``(2, 3)``, ``(2,)``, scalar).
+    (``(D,)``, ``(D,)``, ``(D, d)``, ``(d, D)``, ``(d,)``, scalar) with
+    ``(D, d) = (DATA_DIM, LATENT_DIM) = (2, 2)``.
 
     Returns
     -------
@@ -359,11 +362,11 @@ def lambdified() -> dict[str, Callable[..., Any]]:
     --------
     >>> import numpy as np
     >>> f = lambdified()
-    >>> args = (np.zeros(3), np.zeros(3), np.zeros((3, 2)), np.zeros((2, 3)), np.ones(2), 1.0)
-    >>> round(float(f["elbo"](*args)), 6)   # -3/2 log(2π) - tr(S)/2 + d/2 + log det(S)/2
-    -2.756816
+    >>> args = (np.zeros(2), np.zeros(2), np.zeros((2, 2)), np.zeros((2, 2)), np.ones(2), 1.0)
+    >>> round(float(f["elbo"](*args)), 6)   # -D/2 log(2π) - tr(S)/2 + d/2 + log det(S)/2
+    -1.837877
     >>> float(np.asarray(f["sigma"](*args))[0, 0])   # -D/σ: no residual, W = 0
-    -3.0
+    -2.0
     """
     sy = symbols()
     args = [
@@ -452,7 +455,7 @@ def linear_vae_gap_derivation() -> Derivation:
 
 @register("elbo/linear-vae-optimal-encoder")
 def linear_vae_optimal_encoder_derivation() -> Derivation:
-    r"""Build the best encoder for a fixed decoder (:math:`D = 3`, :math:`d = 2`).
+    r"""Build the best encoder for a fixed decoder (:math:`D = d = 2`).
 
     Examples
     --------

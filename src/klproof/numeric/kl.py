@@ -439,11 +439,31 @@ def _k_exponential(r1: F64, r2: F64, *, bufs: list[F64]) -> F64:
     return S.rm1mlog_into(d, r2, r1, g, t)
 
 
-def _k_laplace(m1: F64, b1: F64, m2: F64, b2: F64) -> F64:
-    g, _d = S.rm1mlog(b1, b2)
-    w = S.expm1mx(-np.abs(m1 - m2) / b1)
-    r = b1 / b2
-    return g + np.where(w == 0.0, 0.0, r * w)
+@_buffers(5)
+def _k_laplace(m1: F64, b1: F64, m2: F64, b2: F64, *, bufs: list[F64]) -> F64:
+    """(r - 1 - log r) + r (e^{-z} - 1 + z), r = b1/b2, z = |m1 - m2|/b1; buffered."""
+    d, g, t, z, r = bufs
+    np.subtract(b1, b2, out=d)
+    np.divide(d, b2, out=d)
+    S.rm1mlog_into(d, b1, b2, g, t)
+    np.subtract(m1, m2, out=z)
+    np.abs(z, out=z)
+    np.divide(z, b1, out=z)
+    np.negative(z, out=t)
+    np.expm1(t, out=t)
+    np.add(t, z, out=t)  # e^{-z} - 1 + z >= 0
+    small = z < 0.05
+    if small.any():
+        idx = np.flatnonzero(small)
+        xs = -z[idx]
+        t[idx] = xs * xs * S._horner(xs, S._EM1MX_COEF)
+    np.divide(b1, b2, out=r)
+    np.multiply(r, t, out=r)
+    zero = t == 0.0  # r may be inf when b2 underflows relative to b1
+    if zero.any():
+        np.copyto(r, 0.0, where=zero)
+    np.add(g, r, out=g)
+    return g
 
 
 def _k_cauchy(m1: F64, s1: F64, m2: F64, s2: F64) -> F64:
@@ -481,11 +501,22 @@ def _k_weibull(l1: F64, l2: F64, k: F64) -> F64:
     return S.expm1mx(k * lr)
 
 
-def _k_pareto(x1: F64, a1: F64, x2: F64, a2: F64) -> F64:
-    g = S.rm1mlog(a2, a1)[0]
-    lr = np.log1p((x1 - x2) / x2)
-    val = g + np.where(lr == 0.0, 0.0, a2 * lr)
-    return np.where(x1 >= x2, val, np.inf)
+@_buffers(3)
+def _k_pareto(x1: F64, a1: F64, x2: F64, a2: F64, *, bufs: list[F64]) -> F64:
+    """(r - 1 - log r) + a2 log(x1/x2), r = a2/a1; +inf when x1 < x2; buffered."""
+    d, g, t = bufs
+    np.subtract(a2, a1, out=d)
+    np.divide(d, a1, out=d)
+    S.rm1mlog_into(d, a2, a1, g, t)
+    np.subtract(x1, x2, out=t)
+    np.divide(t, x2, out=t)
+    np.log1p(t, out=t)
+    np.multiply(t, a2, out=t)
+    np.add(g, t, out=g)
+    outside = np.asarray(x1 < x2)
+    if outside.any():
+        np.copyto(g, np.inf, where=outside)
+    return g
 
 
 @_buffers(3)
@@ -1255,14 +1286,26 @@ def _kl_beta_uniform(p: Beta, q: Uniform) -> FArr:
 
 @register_kl(Uniform, Exponential, source=_DEF)
 def _kl_uniform_exponential(p: Uniform, q: Exponential) -> FArr:
-    def k(lo: F64, hi: F64, r: F64) -> F64:
-        w = hi - lo
-        x = r * w
-        lx = np.log(r) + np.log(w)
-        val = r * lo + 0.5 * x - lx
-        return np.where(lo >= 0, val, np.inf)
+    return _scalar_pair(_k_uniform_exponential, p, q, p.low, p.high, q.rate)
 
-    return _scalar_pair(k, p, q, p.low, p.high, q.rate)
+
+@_buffers(3)
+def _k_uniform_exponential(lo: F64, hi: F64, r: F64, *, bufs: list[F64]) -> F64:
+    """R lo + [x/2 - log x], x = r (hi - lo) (the bracket is >= 1 - log 2); buffered."""
+    w, a, o = bufs
+    np.subtract(hi, lo, out=w)
+    np.multiply(w, r, out=a)
+    np.multiply(a, 0.5, out=a)
+    np.multiply(r, lo, out=o)
+    np.add(o, a, out=o)
+    np.log(w, out=w)
+    np.log(np.broadcast_to(r, w.shape), out=a)
+    np.add(w, a, out=w)
+    np.subtract(o, w, out=o)
+    outside = np.asarray(lo < 0)
+    if outside.any():
+        np.copyto(o, np.inf, where=outside)
+    return o
 
 
 @register_kl(Pareto, Exponential, source=_DEF)

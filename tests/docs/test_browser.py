@@ -56,6 +56,10 @@ _INSPECT = r"""
   document.querySelectorAll("mjx-merror").forEach((e) => {
     out.merror.push(e.getAttribute("data-mjx-error") || e.textContent.slice(0, 160));
   });
+  // MathJax's noundefined extension shows an unknown macro as its name, in red.
+  document.querySelectorAll('mjx-assistive-mml mtext[mathcolor="red"]').forEach((e) => {
+    out.merror.push(`undefined macro ${e.textContent.trim()}`);
+  });
   document.querySelectorAll(".math").forEach((e) => {
     out.math += 1;
     if (!e.querySelector("mjx-container")) out.unrendered.push(e.textContent.slice(0, 160));

@@ -129,7 +129,7 @@ class Row:
 
 
 #: Smaller type for a row that cannot be broken: (size command, glyphs it fits).
-_SIZES = ((r"\small", 1.12), (r"\footnotesize", 1.25), (r"\scriptsize", 1.45))
+_SIZES = ((r"\small", 1 / 0.85), (r"\scriptsize", 1 / 0.7))  # MathJax 3 has no \footnotesize
 
 
 def _fit(line: str, width: int) -> str:

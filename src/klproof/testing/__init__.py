@@ -7,6 +7,9 @@ wants to know whether it is right.
 * :func:`check_kl` runs a callable over the domain of a registered pair — including
   the hard regions where textbook formulas cancel — and compares every result with
   the pair's derived closed form evaluated in mpmath at adaptive precision.
+* :func:`check_entropy` and :func:`check_elbo` do the same for entropies (against
+  quadrature of the family's density) and for an ELBO on the linear-Gaussian model
+  (against the derived closed form).
 * :mod:`klproof.testing.strategies` gives the same inputs to Hypothesis.
 * :mod:`klproof.testing.policy` is the written policy for randomised (Monte Carlo)
   tests and the tolerance it implies.
@@ -26,6 +29,7 @@ Examples
 
 from __future__ import annotations
 
-from klproof.testing._check import Finding, KLCheckReport, check_kl
+from klproof.testing._check import CheckReport, Finding, check_kl
+from klproof.testing._entropy_elbo import check_elbo, check_entropy
 
-__all__ = ["Finding", "KLCheckReport", "check_kl"]
+__all__ = ["CheckReport", "Finding", "check_elbo", "check_entropy", "check_kl"]

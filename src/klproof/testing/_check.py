@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from klproof.testing import _families as F
 
-__all__ = ["Finding", "KLCheckReport", "check_kl", "parse_pair"]
+__all__ = ["CheckReport", "Finding", "check_kl", "parse_pair"]
 
 Params = dict[str, NDArray[np.float64]]
 ParamMap = Mapping[str, str] | Sequence[str] | None
@@ -57,13 +57,16 @@ class Finding:
 
 
 @dataclass(frozen=True)
-class KLCheckReport:
-    """What :func:`check_kl` found.
+class CheckReport:
+    """What :func:`check_kl`, :func:`check_entropy` or :func:`check_elbo` found.
 
     Attributes
     ----------
-    pair : str
-        The derivation id checked against, ``kl/<p>/<q>``.
+    check : str
+        Which check ran (``"check_kl"``, ``"check_entropy"``, ``"check_elbo"``).
+    target : str
+        What the results were compared with: the derivation id (``kl/<p>/<q>``,
+        ``elbo/ppca-diagonal-q``) or ``entropy/<family>``.
     dtype : str
         Floating dtype of the inputs.
     rtol : float
@@ -84,7 +87,8 @@ class KLCheckReport:
         The first few exception messages.
     """
 
-    pair: str
+    check: str
+    target: str
     dtype: str
     rtol: float
     n_inputs: int
@@ -116,7 +120,7 @@ class KLCheckReport:
         verdict = "PASSED" if self.passed else "FAILED"
         lines = [
             (
-                f"check_kl {self.pair} ({self.dtype}, rtol {self.rtol:g}): {verdict} "
+                f"{self.check} {self.target} ({self.dtype}, rtol {self.rtol:g}): {verdict} "
                 f"on {self.n_inputs} inputs"
             ),
             f"  worst relative error {self.worst_error:.3g}",
@@ -217,7 +221,7 @@ def check_kl(
     rtol: float | None = None,
     vectorized: bool = True,
     seed: int = 0,
-) -> KLCheckReport:
+) -> CheckReport:
     r"""Check a KL implementation against the machine-checked derivation of ``pair``.
 
     Draws parameter pairs over the pair's domain (see :data:`REGIONS` and
@@ -260,7 +264,7 @@ def check_kl(
 
     Returns
     -------
-    KLCheckReport
+    CheckReport
         Worst relative error and where, and every negative, NaN or wrong infinity.
 
     Raises
@@ -318,7 +322,7 @@ def check_kl(
     ref = pair_reference(pid)
     call = _caller(fn, pn, param_map)
     src = F.RngSource(np.random.default_rng(seed))
-    acc = _Accumulator(pid, str(dt), tol)
+    acc = _Accumulator("check_kl", pid, str(dt), tol)
     for region in regions:
         for relation in relations:
             case = f"{region}/{relation}"
@@ -363,8 +367,8 @@ def _call_all(
 
 
 class _Accumulator:
-    def __init__(self, pid: str, dtype: str, rtol: float) -> None:
-        self.pid, self.dtype, self.rtol = pid, dtype, rtol
+    def __init__(self, check: str, target: str, dtype: str, rtol: float) -> None:
+        self.check, self.target, self.dtype, self.rtol = check, target, dtype, rtol
         self.n = 0
         self.worst: Finding | None = None
         self.by_case: dict[str, Finding] = {}
@@ -372,6 +376,8 @@ class _Accumulator:
         self.kept: dict[str, list[Finding]] = {"negative": [], "nan": [], "wrong_inf": []}
         self.messages: list[str] = []
         self.tiny = float(np.finfo(np.dtype(dtype)).tiny)
+        #: whether a negative result is wrong (KL: yes; entropy, ELBO: no)
+        self.nonnegative = check == "check_kl"
 
     def raised(self, exc: Exception, count: int) -> None:
         self.n += count
@@ -396,7 +402,7 @@ class _Accumulator:
         else:
             err = abs(value - reference) / max(abs(reference), self.tiny)
         f = Finding(p, q, value, reference, err, case)
-        if value < 0:
+        if value < 0 and self.nonnegative:
             self._keep("negative", f)
         if math.isinf(err):
             self._keep("wrong_inf", f)
@@ -409,10 +415,11 @@ class _Accumulator:
         if old is None or err > old.rel_error:
             self.by_case[case] = f
 
-    def report(self) -> KLCheckReport:
+    def report(self) -> CheckReport:
         c = self.counts
-        return KLCheckReport(
-            pair=self.pid,
+        return CheckReport(
+            check=self.check,
+            target=self.target,
             dtype=self.dtype,
             rtol=self.rtol,
             n_inputs=self.n,

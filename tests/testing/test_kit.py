@@ -1,0 +1,203 @@
+"""The public kit itself: strategies draw valid inputs, options fail eagerly, checks report."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis.errors import InvalidArgument
+
+import klproof
+from klproof.testing import CheckReport, check_elbo, check_entropy, check_kl
+from klproof.testing import _families as F
+from klproof.testing import strategies as kst
+
+CLASSES = {
+    name: getattr(klproof, cls)
+    for cls in klproof.__all__
+    if isinstance(getattr(klproof, cls), type) and (name := cls.lower()) in F.FAMILIES
+}
+
+
+def test_every_generator_family_is_a_numeric_family() -> None:
+    assert set(F.FAMILIES) == set(CLASSES)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("family", sorted(F.FAMILIES))
+def test_parameters_are_valid(family: str, dtype: type) -> None:
+    """Every drawn parameter set passes the constructor's validation, in its dtype."""
+
+    @given(kst.parameters(family, batch_size=8, dtype=dtype))
+    def test(p: dict[str, np.ndarray]) -> None:
+        d = CLASSES[family](**p)
+        assert d.batch_shape == (8,)
+        assert d.dtype == np.dtype(dtype)
+
+    test()
+
+
+@pytest.mark.parametrize("pair", [f"{a}/{b}" for a, b in F.PAIRS])
+def test_pairs_are_valid(pair: str) -> None:
+    a, b = pair.split("/")
+
+    @given(kst.kl_pairs(pair, batch_size=8))
+    def test(pq: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> None:
+        p, q = pq
+        assert CLASSES[a](**p).batch_shape == CLASSES[b](**q).batch_shape == (8,)
+
+    test()
+
+
+@given(kst.kl_pairs("gamma/gamma", batch_size=64, relation="near"))
+def test_near_pairs_differ_by_the_stated_relative_amount(
+    pq: tuple[dict[str, np.ndarray], dict[str, np.ndarray]],
+) -> None:
+    p, q = pq
+    for name in p:
+        rel = np.abs(q[name] / p[name] - 1)
+        # 1e-12 … 1e-2, up to rounding of the product (2 ulp) and clipping at the range
+        assert (rel <= 1e-2 * (1 + 1e-12)).all()
+        assert ((rel >= 0.5e-12 * (1 - 1e-3)) | (p[name] == q[name])).all()
+
+
+@given(kst.positive_floats(min_value=1e-3, max_value=1e3))
+def test_scalar_strategies_give_0d_arrays(x: np.ndarray) -> None:
+    assert x.shape == ()
+    assert 1e-3 <= x <= 1e3
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: kst.parameters("nonsense"),
+        lambda: kst.parameters("normal", batch_size=0),
+        lambda: kst.parameters("normal", region="middle"),
+        lambda: kst.parameters("normal", dtype=np.int64),
+        lambda: kst.kl_pairs("normal/gamma"),
+        lambda: kst.kl_pairs("normal"),
+        lambda: kst.kl_pairs("normal/normal", relation="close"),
+        lambda: kst.kl_pairs("normal/normal", min_rel_diff=0.1, max_rel_diff=0.01),
+        lambda: kst.positive_floats(min_value=2.0, max_value=1.0),
+        lambda: kst.positive_floats(min_value=0.0),
+        lambda: kst.probabilities(max_value=1.0),
+        lambda: kst.logits(min_value=math.nan),
+        lambda: kst.categorical_datasets(min_categories=1),
+        lambda: kst.categorical_datasets(min_size=5, max_size=2),
+        lambda: kst.linear_gaussian_models(max_data_dim=0),
+    ],
+)
+def test_strategy_arguments_fail_eagerly(make: object) -> None:
+    with pytest.raises(InvalidArgument):
+        make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"pair": "normal/cauchyish"},
+        {"pair": "normal/normal", "n": 0},
+        {"pair": "normal/normal", "regions": ("middle",)},
+        {"pair": "normal/normal", "relations": ("close",)},
+        {"pair": "normal/normal", "dtype": np.float16},
+    ],
+)
+def test_check_kl_arguments_fail_eagerly(kwargs: dict[str, object]) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        check_kl(klproof.kl_divergence, **kwargs)  # type: ignore[arg-type]
+
+
+def _normal_kl(m1: np.ndarray, s1: np.ndarray, m2: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    return np.asarray(klproof.kl_divergence(klproof.Normal(m1, s1), klproof.Normal(m2, s2)))
+
+
+def test_param_map_forms_agree() -> None:
+    seq = check_kl(
+        _normal_kl, "normal/normal", param_map=["p.loc", "p.scale", "q.loc", "q.scale"], n=5
+    )
+    kw = check_kl(
+        _normal_kl,
+        "normal/normal",
+        param_map={"m1": "p.loc", "s1": "p.scale", "m2": "q.loc", "s2": "q.scale"},
+        n=5,
+    )
+    one = check_kl(klproof.kl_divergence, "normal/normal", n=5, vectorized=False)
+    assert seq.passed
+    assert kw.passed
+    assert one.passed
+    assert seq.n_inputs == kw.n_inputs == one.n_inputs == 30
+
+
+def test_check_kl_float32() -> None:
+    report = check_kl(klproof.kl_divergence, "gamma/gamma", dtype=np.float32, n=5)
+    assert report.passed, report
+    assert report.rtol == 1e-6
+
+
+def test_report_counts_every_kind_of_failure() -> None:
+    params = ["p.rate", "q.rate"]
+
+    def bad(r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
+        out = np.log(r1 / r2) + r2 / r1 - 1  # the textbook form: cancels near r1 = r2
+        out[::7] = np.nan
+        out[1::7] = -1.0
+        out[2::7] = np.inf
+        return out
+
+    report = check_kl(bad, "exponential/exponential", param_map=params, n=14)
+    assert isinstance(report, CheckReport)
+    assert report.n_nan > 0
+    assert report.n_negative > 0
+    assert report.n_wrong_inf > 0
+    assert not report.passed
+    assert "FAILED" in str(report)
+
+    def boom(r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
+        raise RuntimeError("no")
+
+    crashed = check_kl(boom, "exponential/exponential", param_map=params, n=3)
+    assert crashed.n_raised == 18
+    assert crashed.raised[0] == "RuntimeError: no"
+
+
+def test_support_mismatch_must_be_infinite() -> None:
+    """A function returning a finite value where p has mass outside q's support fails."""
+
+    def finite_everywhere(lo: np.ndarray, hi: np.ndarray, r: np.ndarray) -> np.ndarray:
+        return -np.log(hi - lo) - np.log(r) + r * (lo + hi) / 2
+
+    report = check_kl(
+        finite_everywhere, "uniform/exponential", param_map=["p.low", "p.high", "q.rate"], n=20
+    )
+    assert report.n_wrong_inf > 0
+
+
+def test_check_entropy_and_elbo_catch_wrong_formulas() -> None:
+    assert check_entropy(klproof.entropy, "normal", n=2).passed
+    halved = check_entropy(
+        lambda s: 0.5 * np.log(2 * np.pi * np.e * s), "halfnormal", param_map=["scale"], n=2
+    )
+    assert not halved.passed
+    ok = check_elbo(lambda model, q, x: model.elbo(q, x), n=3)
+    assert ok.passed
+    off = check_elbo(lambda model, q, x: model.elbo(q, x) + 1e-9, n=3)
+    assert not off.passed
+
+
+def _run(code: str) -> None:
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_strategies_import_without_sympy() -> None:
+    _run(
+        "import sys, klproof.testing.strategies, klproof.testing\n"
+        "assert 'sympy' not in sys.modules, 'klproof.testing imported SymPy'"
+    )
+
+
+def test_import_klproof_does_not_import_the_testing_kit() -> None:
+    _run("import sys, klproof\nassert 'klproof.testing' not in sys.modules")

@@ -89,22 +89,26 @@ class _InfoOp(sp.Function):
         return self.args[-1][0]
 
 
-class KL(_InfoOp):
+class _BinaryOp(_InfoOp):
+    """An operator of two arguments and the variable: ``Op(a, b, (z, lo, hi))``."""
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, a: Any, b: Any, limits: Any) -> None:
+        return None  # never evaluates automatically; .doit() rewrites to the definition
+
+    def __new__(cls, a: Any, b: Any, var: Any, **kwargs: Any) -> Any:
+        return super().__new__(cls, a, b, _limits(var), **kwargs)
+
+
+class KL(_BinaryOp):
     r"""Kullback–Leibler divergence :math:`\mathrm{KL}(p \,\|\, q)`.
 
     ``KL(p, q, (z, a, b))`` with ``p`` and ``q`` densities (or mass functions when
     ``z`` is an integer symbol) of ``z`` on ``[a, b]``. ``.doit()`` gives the
     definition :math:`\int p \,(\log p - \log q)`.
     """
-
-    nargs = 3
-
-    @classmethod
-    def eval(cls, p: Any, q: Any, limits: Any) -> None:
-        return None
-
-    def __new__(cls, p: Any, q: Any, var: Any, **kwargs: Any) -> Any:
-        return super().__new__(cls, p, q, _limits(var), **kwargs)
 
     def _sympystr(self, printer: Any) -> str:
         p, q, _ = self.args
@@ -121,17 +125,8 @@ class KL(_InfoOp):
         )
 
 
-class CrossEntropy(_InfoOp):
+class CrossEntropy(_BinaryOp):
     r"""Cross-entropy :math:`H(p, q) = -\int p \log q`."""
-
-    nargs = 3
-
-    @classmethod
-    def eval(cls, p: Any, q: Any, limits: Any) -> None:
-        return None
-
-    def __new__(cls, p: Any, q: Any, var: Any, **kwargs: Any) -> Any:
-        return super().__new__(cls, p, q, _limits(var), **kwargs)
 
     def _sympystr(self, printer: Any) -> str:
         p, q, _ = self.args
@@ -161,17 +156,8 @@ class Entropy(_InfoOp):
         return r"H\left(" + _label(printer, self.args[0]) + r"\right)"
 
 
-class Expectation(_InfoOp):
+class Expectation(_BinaryOp):
     r"""Expectation :math:`\mathbb{E}_{p}[f]`: ``Expectation(f, p, (z, a, b))``."""
-
-    nargs = 3
-
-    @classmethod
-    def eval(cls, f: Any, p: Any, limits: Any) -> None:
-        return None
-
-    def __new__(cls, f: Any, p: Any, var: Any, **kwargs: Any) -> Any:
-        return super().__new__(cls, f, p, _limits(var), **kwargs)
 
     def _sympystr(self, printer: Any) -> str:
         f, p, _ = self.args

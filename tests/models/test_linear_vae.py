@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
+from klproof.derivation.ops import unfold
 from klproof.models import (
     DataStatistics,
     LinearGaussian,
@@ -40,8 +42,17 @@ def test_derivations_are_registered_and_verify(derivation_report) -> None:  # ty
     assert "elbo/ppca-diagonal-q" in registry.names()
     assert derivation_report.status == "ok", str(derivation_report)
     assert derivation_report.count("unchecked") == 0
-    lemma = registry.get("elbo/ppca-diagonal-q").verify()  # cached by the citation
-    assert lemma.status == "ok"
+    lemma = registry.get("elbo/ppca-diagonal-q")
+    assert lemma.verify().status == "ok"
+    # The first step of elbo/linear-vae is the lemma's verified result instantiated at the
+    # encoder mean m = V(x - mu): rebuild that instantiation from the lemma itself.
+    d = registry.get("elbo/linear-vae")
+    assert "elbo/ppca-diagonal-q" in d.uses
+    sy = sym.symbols()
+    xt = sy["x"] - sy["mu"]
+    mapping = dict(zip(sy["m"], sy["V"] * xt, strict=True))
+    instantiated = unfold(lemma.rhs).xreplace(mapping)
+    assert sp.expand(instantiated - unfold(d.steps[0].lhs)) == 0
 
 
 def test_corrupted_gradient_step_fails() -> None:

@@ -52,7 +52,7 @@ from typing import Any
 
 import sympy as sp
 
-from klproof.derivation import Argmax, Cite, Derivation, Evaluate, Labelled, Step
+from klproof.derivation import Argmax, Derivation, Evaluate, Labelled, Step
 from klproof.symbolic.registry import register
 
 __all__ = [
@@ -293,16 +293,17 @@ def linear_vae_derivation() -> Derivation:
     """
     sy = symbols()
     encoder_mean = _pieces()["m"]
-    instantiate = tuple((sy["m"][j], encoder_mean[j]) for j in range(LATENT_DIM))
-    mapping = dict(instantiate)
+    mapping = {sy["m"][j]: encoder_mean[j] for j in range(LATENT_DIM)}
     elbo_label = _label(r"\mathcal{L}", linear_vae_elbo())
     grads = gradient_formulas()
     steps = [
         Step(
-            lhs=_elbo_integral(encoder=False).xreplace(mapping),
+            lhs=_label(
+                r"\mathcal{L}_{q}\big|_{m = V (x - \mu)}",
+                _closed_form(labelled=False, encoder=False).xreplace(mapping),
+            ),
             rhs=_closed_form(labelled=True),
-            reason="the ELBO of a diagonal Gaussian q, with the encoder's mean m = V(x − μ)",
-            check=Cite(linear_gaussian_elbo_derivation, instantiate),
+            reason="elbo/ppca-diagonal-q (the ELBO integral, evaluated) at m = V(x − μ)",
             label="linear-vae-elbo",
         ),
     ]
@@ -333,14 +334,16 @@ def linear_vae_derivation() -> Derivation:
         symbols=_all_symbols("x", "mu", "W", "V", "s", "sigma", "z"),
         summary=(
             "A linear decoder x | z ~ N(Wz + μ, σ² I) with a standard normal prior and a linear "
-            "encoder q(z | x) = N(V(x − μ), diag s²). SymPy evaluates the ELBO's defining "
-            "integral to a closed form (at D = d = 2, every entry a symbol) and checks the "
+            "encoder q(z | x) = N(V(x − μ), diag s²). The ELBO's closed form is that of "
+            "elbo/ppca-diagonal-q (its defining integral evaluated by SymPy at D = d = 2, "
+            "every entry a symbol) at the encoder's mean m = V(x − μ); SymPy checks the "
             "matrix-form gradient of every parameter block against the entrywise derivatives, "
             "along an arbitrary direction G. Gradient ascent on the averaged ELBO recovers the "
             "maximum-likelihood pPCA solution and closes the gap: the exact posterior of pPCA "
             "at its optimum is a Gaussian with diagonal covariance, inside the encoder's family."
         ),
         references=(LUCAS, TIPPING_BISHOP, KINGMA_WELLING),
+        uses=("elbo/ppca-diagonal-q",),
     )
 
 

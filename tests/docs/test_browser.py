@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 
+# One worker visits every page once (``--dist loadgroup`` keeps the group together).
+pytestmark = pytest.mark.xdist_group("docs-browser")
+
 #: Seconds a page may take from navigation to the end of typesetting.
 TYPESET_BUDGET = 5.0
 

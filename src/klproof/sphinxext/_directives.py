@@ -56,7 +56,12 @@ def load_derivation(spec: str) -> Derivation:
         except (ImportError, AttributeError) as exc:
             raise DerivationLookupError(f"cannot import {spec!r}: {exc}") from exc
         if callable(target) and not isinstance(target, Derivation):
-            target = target()
+            try:
+                target = target()
+            except Exception as exc:  # reported where the derivation is shown
+                raise DerivationLookupError(
+                    f"{spec!r} could not be built: {type(exc).__name__}: {exc}"
+                ) from exc
         if not isinstance(target, Derivation):
             raise DerivationLookupError(f"{spec!r} is not a Derivation")
         return target
@@ -64,6 +69,10 @@ def load_derivation(spec: str) -> Derivation:
         return registry.get(spec)
     except registry.UnknownDerivationError as exc:
         raise DerivationLookupError(str(exc)) from exc
+    except Exception as exc:  # a factory that crashes is reported where it is shown
+        raise DerivationLookupError(
+            f"derivation {spec!r} could not be built: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def is_registered(name: str) -> bool:
@@ -393,5 +402,8 @@ class DerivationRole(SphinxRole):
             )
             return [nodes.literal(name, name)], []
         if title is None:
-            title = load_derivation(name).title
+            try:
+                title = load_derivation(name).title
+            except DerivationLookupError:
+                title = name  # its own page reports the error, with location
         return [derivation_link(self.env, name, title)], []

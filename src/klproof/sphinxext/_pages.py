@@ -49,9 +49,12 @@ def write_derivation_pages(directory: Path) -> list[str]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for name in registry.names():
-        derivation = registry.get(name)
+        try:
+            title = registry.get(name).title
+        except Exception:  # noqa: BLE001 - the page's directive reports it, with location
+            title = name
         page = slug(name)
-        _write_if_changed(directory / f"{page}.rst", derivation_page(name, derivation.title))
+        _write_if_changed(directory / f"{page}.rst", derivation_page(name, title))
         written.append(page)
     for stale in directory.glob("*.rst"):
         if stale.stem not in written:

@@ -1,0 +1,252 @@
+"""The pair registry: public metadata per KL pair, and registration of its derivations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import sympy as sp
+
+from klproof.derivation import KL, Cite, Derivation, Step
+from klproof.symbolic.families import Family
+from klproof.symbolic.kl import _routes as routes
+from klproof.symbolic.kl.catalogue import SPECS, PairSpec
+from klproof.symbolic.kl.expansion import EXPANDABLE, expansion_derivation
+from klproof.symbolic.registry import get, register
+
+__all__ = ["KLPair", "UnregisteredPairError", "get_pair", "pairs"]
+
+
+@dataclass(frozen=True)
+class KLPair:
+    """One registered pair: families, derivations, result and metadata.
+
+    Attributes
+    ----------
+    id
+        Stable id and name of the pair's derivation, ``kl/<p>/<q>``.
+    p, q
+        Lowercase family names.
+    routes
+        Names of the route derivations (at least two, each verified independently).
+    expression
+        The closed form (a SymPy expression in the symbols of ``p_params`` and ``q_params``).
+    p_params, q_params
+        Public parameter name → SymPy symbol (``{"loc": mu_1, "scale": sigma_1}``).
+    finite_when
+        Conditions for finiteness beyond the families' own constraints (KL = +oo otherwise).
+    conditions
+        Conditions assumed by the derivations (e.g. ``low < high``).
+    sources
+        Where the formula is published (checked here, not copied).
+    notes
+        Remarks (e.g. why a route is missing).
+    """
+
+    id: str
+    p: str
+    q: str
+    routes: tuple[str, ...]
+    expression: Any
+    p_params: Mapping[str, Any]
+    q_params: Mapping[str, Any]
+    finite_when: tuple[Any, ...]
+    conditions: tuple[Any, ...]
+    sources: tuple[str, ...]
+    notes: str = ""
+
+    def derivation(self) -> Derivation:
+        """The pair's derivation (cites every route)."""
+        return get(self.id)
+
+    def route_derivations(self) -> list[Derivation]:
+        """The route derivations, in the order of :attr:`routes`."""
+        return [get(name) for name in self.routes]
+
+    def evaluate(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> Any:
+        """The closed form at parameter dicts keyed by the public names."""
+        mapping = {self.p_params[k]: sp.sympify(v) for k, v in p.items()}
+        mapping.update({self.q_params[k]: sp.sympify(v) for k, v in q.items()})
+        return self.expression.xreplace(mapping)
+
+    def lambdify(self, modules: Any = "mpmath") -> Callable[..., Any]:
+        """A numeric function ``f(p_values..., q_values...)`` in parameter order."""
+        args = [*self.p_params.values(), *self.q_params.values()]
+        return sp.lambdify(args, self.expression, modules=modules)  # type: ignore[no-any-return]
+
+
+class UnregisteredPairError(KeyError):
+    """No closed-form KL is registered for these two families."""
+
+    def __init__(self, p: str, q: str) -> None:
+        same_p = sorted(f"{a}/{b}" for a, b in SPECS if a == p)
+        listing = ", ".join(same_p) if same_p else "none"
+        super().__init__(
+            f"no KL pair registered for p = {p!r}, q = {q!r}; "
+            f"registered pairs with p = {p!r}: {listing}"
+        )
+        self.p, self.q = p, q
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def _pair_id(p: str, q: str) -> str:
+    return f"kl/{p}/{q}"
+
+
+@cache
+def _spec(p: str, q: str) -> PairSpec:
+    return SPECS[(p, q)]()
+
+
+def _params(f: Family) -> dict[str, Any]:
+    return dict(f.values)
+
+
+@cache
+def _make_pair(p: str, q: str) -> KLPair:
+    s = _spec(p, q)
+    return KLPair(
+        id=_pair_id(p, q),
+        p=p,
+        q=q,
+        routes=tuple(f"{_pair_id(p, q)}/{r}" for r in s.routes),
+        expression=s.closed,
+        p_params=_params(s.p),
+        q_params=_params(s.q),
+        finite_when=s.finite_when,
+        conditions=s.conditions or routes.conditions_of(s.p, s.q),
+        sources=s.sources,
+        notes=s.notes,
+    )
+
+
+def pairs() -> list[KLPair]:
+    """Every registered pair, sorted by id."""
+    return sorted((_make_pair(p, q) for p, q in SPECS), key=lambda pr: pr.id)
+
+
+def get_pair(p: str | type[Family] | Family, q: str | type[Family] | Family) -> KLPair:
+    """The registered pair for families ``p`` and ``q`` (names, classes or instances).
+
+    Raises
+    ------
+    UnregisteredPairError
+        Naming both families and listing the registered pairs for ``p``'s family.
+    """
+    pn, qn = _name(p), _name(q)
+    if (pn, qn) not in SPECS:
+        raise UnregisteredPairError(pn, qn)
+    return _make_pair(pn, qn)
+
+
+def _name(f: str | type[Family] | Family) -> str:
+    if isinstance(f, str):
+        return f.lower()
+    if isinstance(f, type) and issubclass(f, Family):
+        return f.name
+    if isinstance(f, Family):
+        return f.name
+    raise TypeError(f"expected a family name, class or instance, got {f!r}")
+
+
+# --------------------------------------------------------------------------- derivations
+
+
+def _title(s: PairSpec, route: str) -> str:
+    what = {
+        "integral": "from the defining integral",
+        "bregman": "by the Bregman form of the log-normaliser",
+        "cross-entropy": "as cross-entropy minus entropy",
+    }[route]
+    return f"KL({s.p.title} ‖ {s.q.title}) {what}"
+
+
+def _route_factory(p: str, q: str, route: str) -> Callable[[], Derivation]:
+    name = f"{_pair_id(p, q)}/{route}"
+
+    def build() -> Derivation:
+        s = _spec(p, q)
+        kw: dict[str, Any] = {"title": _title(s, route), "references": s.sources}
+        if route == "integral":
+            return routes.integral_route(
+                name, s.p, s.q, s.closed, s.moments, conditions=s.conditions, **kw
+            )
+        if route == "bregman":
+            return routes.bregman_route(
+                name,
+                s.p,
+                s.q,
+                s.closed,
+                normaliser_lemma=s.extra.get("normaliser_lemma"),
+                normaliser_check=s.extra.get("normaliser_check"),
+                **kw,
+            )
+        return routes.cross_entropy_route(
+            name, s.p, s.q, s.closed, s.moments, conditions=s.conditions, **kw
+        )
+
+    build.__name__ = name
+    return build
+
+
+def _pair_factory(p: str, q: str) -> Callable[[], Derivation]:
+    def build() -> Derivation:
+        s = _spec(p, q)
+        pair = _make_pair(p, q)
+        x = s.p.variable
+        lim = s.p.limits(x)
+        kl = KL(s.p.label("p", x), s.q.label("q", x), lim)
+        steps = tuple(
+            Step(
+                lhs=kl,
+                rhs=s.closed,
+                reason=f"route {i + 1}: {route.rsplit('/', 1)[-1]}",
+                check=Cite(_route_factory_registered[route]),
+            )
+            for i, route in enumerate(pair.routes)
+        )
+        return Derivation(
+            name=pair.id,
+            title=f"KL({s.p.title} ‖ {s.q.title})",
+            steps=steps,
+            symbols=routes.symbols_of(s.p, s.q),
+            conditions=pair.conditions,
+            summary=(
+                f"The closed form of KL(p ‖ q) for p = {s.p!r}, q = {s.q!r}, established by "
+                f"{len(pair.routes)} independent routes. " + s.notes
+            ).strip(),
+            references=s.sources,
+        )
+
+    return build
+
+
+_route_factory_registered: dict[str, Callable[[], Derivation]] = {}
+
+
+def _register_all() -> None:
+    for p, q in SPECS:
+        for route in _spec_routes(p, q):
+            name = f"{_pair_id(p, q)}/{route}"
+            _route_factory_registered[name] = register(name)(_route_factory(p, q, route))
+        register(_pair_id(p, q))(_pair_factory(p, q))
+    for fam in EXPANDABLE:
+        register(f"kl/{fam}/{fam}/expansion")(_expansion_factory(fam))
+
+
+def _expansion_factory(fam: str) -> Callable[[], Derivation]:
+    def build() -> Derivation:
+        return expansion_derivation(fam)
+
+    return build
+
+
+def _spec_routes(p: str, q: str) -> tuple[str, ...]:
+    return _spec(p, q).routes
+
+
+_register_all()

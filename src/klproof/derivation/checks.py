@@ -151,6 +151,8 @@ def is_zero(expr: Any, conditions: Sequence[Any] = (), *, quick: bool = False) -
     for candidate in (c for v in variants for c in _candidates(v, conditions, quick)):
         if candidate == 0:
             return True, sp.Integer(0)
+        if candidate.is_number and candidate.is_zero is False:
+            return False, candidate  # an equal form that is a non-zero constant: refuted
         if sp.count_ops(candidate) < sp.count_ops(best):
             best = candidate
     return False, best

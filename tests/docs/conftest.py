@@ -11,6 +11,7 @@ failure instead: the check must not silently skip where it is required.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -47,20 +48,18 @@ def unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def pages(site: Path) -> list[Path]:
-    """Every HTML page of the built site (not the copied third-party assets)."""
-    return sorted(
-        p
-        for p in site.rglob("*.html")
-        if not any(part.startswith("_") for part in p.relative_to(site).parts[:-1])
-    )
+    """Every HTML page of the current build (not stale files of earlier builds).
 
-
-@pytest.fixture(scope="session")
-def site() -> Path:
-    """The built HTML site."""
-    if not (SITE / "index.html").is_file():
-        unavailable(f"no built documentation at {SITE}; run `nox -s docs` first")
-    return SITE
+    The pages are the documents in the build's search index, plus Sphinx's own
+    index and search pages.
+    """
+    index = site / "searchindex.js"
+    if not index.is_file():
+        unavailable(f"no search index in {site}: is the build complete?")
+    text = index.read_text(encoding="utf-8")
+    data = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+    names = [*data["docnames"], "genindex", "search", "py-modindex"]
+    return sorted(site / f"{name}.html" for name in names if (site / f"{name}.html").is_file())
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,7 @@ def visual_width(tex: str) -> int:
     Examples
     --------
     >>> visual_width(r"\left(x + y\right)^{2}")
-    8
+    6
     >>> visual_width(r"\int\limits_{0}^{1} f\left(x\right)\, dx")
     10
     """
@@ -83,39 +83,126 @@ def step_label(name: str, label: str) -> str:
     return f"{name}/{label}"
 
 
-def split_sum(expr: Any, width: int = MAX_ROW_WIDTH) -> list[str]:
-    """LaTeX of ``expr`` in pieces of at most ``width`` glyphs, broken between terms.
-
-    A sum is cut before a ``+`` or ``-``; anything else comes back whole (one piece).
-    Continuation pieces start with their sign.
-
-    Examples
-    --------
-    >>> a, b, c = sp.symbols("a b c")
-    >>> split_sum(a + b - c, width=4)
-    ['a + b', '- c']
-    >>> split_sum(a * b)
-    ['a b']
-    """
-    expr = sp.sympify(expr)
-    if not isinstance(expr, sp.Add):
-        return [latex(expr)]
+def _pack(terms: list[tuple[str, str]], width: int) -> list[str]:
+    """Greedily pack ``(sign, latex)`` terms into lines of at most ``width`` glyphs."""
     pieces: list[str] = []
     current = ""
-    for i, term in enumerate(expr.as_ordered_terms()):
-        if i == 0:
-            text = latex(term)
-            sign = ""
-        elif term.could_extract_minus_sign():
-            sign, text = "- ", latex(-term)
-        else:
-            sign, text = "+ ", latex(term)
+    for sign, text in terms:
         if current and visual_width(current + sign + text) > width:
             pieces.append(current.rstrip())
             current = sign + text + " "
         else:
             current = current + sign + text + " "
     pieces.append(current.rstrip())
+    return pieces
+
+
+def _terms(expr: Any) -> list[tuple[str, str]]:
+    """The terms of a sum as ``(sign, latex)``, in SymPy's printing order."""
+    out = []
+    for i, term in enumerate(expr.as_ordered_terms()):
+        if i == 0:
+            out.append(("", latex(term)))
+        elif term.could_extract_minus_sign():
+            out.append(("- ", latex(-term)))
+        else:
+            out.append(("+ ", latex(term)))
+    return out
+
+
+_HOLE = sp.Symbol("KLPROOFHOLE")
+
+
+def _around(expr: Any) -> tuple[str, str] | None:
+    """LaTeX before and after the argument of an integral, sum or derivative."""
+    if isinstance(expr, (sp.Integral, sp.Sum)):
+        text, marker = latex(expr.func(_HOLE, *expr.limits)), latex(_HOLE)
+    elif isinstance(expr, sp.Derivative):
+        hole = sp.Function("KLPROOFHOLE")(*sorted(expr.expr.free_symbols, key=str))
+        text, marker = latex(sp.Derivative(hole, *expr.variable_count)), latex(hole)
+    else:
+        return None
+    if text.count(marker) != 1:
+        return None
+    before, _, after = text.partition(marker)
+    return before, after
+
+
+def _wrapper(expr: Any) -> tuple[str, Any, str] | None:
+    r"""Open ``expr`` around one sum inside it: ``(prefix, sum, suffix)``, or None.
+
+    Handles integrals, sums and derivatives of such expressions, derivatives
+    evaluated at a point, and products with a numeric coefficient or one sum factor.
+    The prefix ends with ``\Bigl(`` and the suffix starts with ``\Bigr)`` around the sum.
+    """
+    if isinstance(expr, sp.Add):
+        return r"\Bigl(", expr, r"\Bigr)"
+    if isinstance(expr, sp.Mul):
+        numbers = [f for f in expr.args if f.is_number]
+        others = [f for f in expr.args if not f.is_number]
+        coefficient = sp.Mul(*numbers)
+        lead = "" if coefficient == 1 else ("- " if coefficient == -1 else latex(coefficient) + " ")
+        if len(others) == 1:
+            inner = _wrapper(others[0])
+            return None if inner is None else (lead + inner[0], inner[1], inner[2])
+        adds = [f for f in others if isinstance(f, sp.Add)]
+        if len(adds) != 1:
+            return None
+        rest = sp.Mul(*[f for f in others if f is not adds[0]])
+        return lead + r"\Bigl(", adds[0], r"\Bigr) " + latex(rest)
+    if isinstance(expr, sp.Subs):
+        inner = _wrapper(expr.expr)
+        if inner is None:
+            return None
+        at = ", ".join(
+            f"{latex(v)} = {latex(p)}" for v, p in zip(expr.variables, expr.point, strict=True)
+        )
+        return r"\Bigl. " + inner[0], inner[1], inner[2] + rf" \Bigr|_{{{at}}}"
+    around = _around(expr)
+    if around is None:
+        return None
+    inner = _wrapper(expr.args[0])
+    if inner is None:
+        return None
+    return around[0] + inner[0], inner[1], inner[2] + around[1]
+
+
+def split_sum(expr: Any, width: int = MAX_ROW_WIDTH) -> list[str]:
+    r"""LaTeX of ``expr`` in pieces of at most ``width`` glyphs, broken between terms.
+
+    A sum is cut before a ``+`` or ``-``. An integral, sum or derivative of a sum (or
+    of a product with one sum factor) that is too wide is opened: its terms are
+    broken inside ``\Bigl( … \Bigr)``. Anything else comes back whole.
+    Continuation pieces start with their sign.
+
+    Examples
+    --------
+    >>> a, b, c, x = sp.symbols("a b c x")
+    >>> split_sum(a + b - c, width=4)
+    ['a + b', '- c']
+    >>> split_sum(a * b)
+    ['a b']
+    >>> print(*split_sum(sp.Integral(a * x + b * x**2 + c * x**3, (x, 0, 1)), width=10), sep="\n")
+    \int\limits_{0}^{1} \Bigl(a x + b x^{2}
+    + c x^{3}\Bigr)\, dx
+    """
+    expr = sp.sympify(expr)
+    whole = latex(expr)
+    if visual_width(whole) <= width:
+        return [whole]
+    if isinstance(expr, sp.Add):
+        return _pack(_terms(expr), width)
+    sign = ""
+    body = expr
+    if isinstance(expr, sp.Mul) and expr.could_extract_minus_sign():
+        sign, body = "- ", -expr
+    wrapped = _wrapper(body)
+    if wrapped is None:
+        return [whole]
+    prefix, add, suffix = wrapped
+    pieces = _pack(_terms(add), width - visual_width(prefix) // 2)
+    pieces[0] = f"{sign}{prefix}{pieces[0]}"
+    pieces[-1] = f"{pieces[-1]}{suffix}"
     return pieces
 
 
@@ -158,7 +245,7 @@ def _lines(lhs: Any, relation: str, rhs: Any, width: int) -> str:
         lines.append("{}" + first)
     lines.extend(rf"\quad {piece}" for piece in rhs_pieces[1:])
     if len(lines) == 1:
-        return _fit(lines[0] if lhs_pieces else "{} " + lines[0], width)
+        return _fit(lines[0], width)
     body = " \\\\\n".join(f"& {_fit(line, width)}" for line in lines)
     return "\\begin{aligned}\n" + body + "\n\\end{aligned}"
 

@@ -80,6 +80,25 @@ def is_registered(name: str) -> bool:
     return name in registry.names()
 
 
+def text_with_math(text: str) -> list[nodes.Node]:
+    r"""Plain text in which ``$...$`` spans are inline math (for reasons, summaries).
+
+    Examples
+    --------
+    >>> [n.astext() for n in text_with_math(r"substitute $x = e^u$ here")]
+    ['substitute ', 'x = e^u', ' here']
+    """
+    parts = text.split("$")
+    if len(parts) % 2 == 0:  # an unpaired $: show the text as it is
+        return [nodes.Text(text)]
+    out: list[nodes.Node] = []
+    for i, part in enumerate(parts):
+        if not part:
+            continue
+        out.append(nodes.math(part, part) if i % 2 else nodes.Text(part))
+    return out
+
+
 def _status_badge(status: str, text: str | None = None) -> nodes.inline:
     label = f"{_STATUS_MARK[status]} {text or _STATUS_TEXT[status]}"
     return nodes.inline(label, label, classes=["klproof-status", f"klproof-status-{status}"])
@@ -177,7 +196,9 @@ class DerivationDirective(SphinxDirective):
         if "no-title" not in self.options:
             container += nodes.rubric(derivation.title, derivation.title)
         if derivation.summary:
-            container += self._paragraph(derivation.summary, "klproof-summary")
+            summary = nodes.paragraph(classes=["klproof-summary"])
+            summary.extend(text_with_math(derivation.summary))
+            container += summary
         container += self._meta(derivation, report)
 
         assumptions = derivation.assumption_lines("latex")
@@ -248,7 +269,8 @@ class DerivationDirective(SphinxDirective):
                     label = result_label(derivation.name)  # the last row is the result
             item.extend(self._math_block(row.latex, label, ["klproof-row"]))
             reason = nodes.paragraph(classes=["klproof-reason"])
-            reason += nodes.Text(row.step.reason[:1].upper() + row.step.reason[1:] + ". ")
+            text = row.step.reason[:1].upper() + row.step.reason[1:]
+            reason.extend(text_with_math(text if text.endswith(".") else text + "."))
             item += reason
             check = nodes.paragraph(classes=["klproof-check"])
             check += _status_badge(result.status, f"{result.status}")

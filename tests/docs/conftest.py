@@ -47,6 +47,14 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def site() -> Path:
+    """The built HTML site."""
+    if not (SITE / "index.html").is_file():
+        unavailable(f"no built documentation at {SITE}; run `nox -s docs` first")
+    return SITE
+
+
+@pytest.fixture(scope="session")
 def pages(site: Path) -> list[Path]:
     """Every HTML page of the current build (not stale files of earlier builds).
 

@@ -58,8 +58,3 @@ def light() -> None:
 def dark() -> None:
     """The figure for dark pages."""
     main("dark")
-
-
-if __name__ == "__main__":
-    main()
-    plt.show()

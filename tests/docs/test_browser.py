@@ -51,7 +51,7 @@ _INSPECT = r"""
       return NodeFilter.FILTER_ACCEPT;
     },
   });
-  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\end\{|\\frac\{|\\mathrm\{|\\left[(\[|]/;
+  const tex = /\\\(|\\\)|\\\[|\\\]|\$\$|\\begin\{|\\end\{|\\left[(\[|]|\\[A-Za-z]+[_{^]/;
   while (walker.nextNode()) {
     const text = walker.currentNode.nodeValue;
     if (tex.test(text)) out.raw.push(text.trim().slice(0, 160));

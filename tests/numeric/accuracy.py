@@ -74,7 +74,7 @@ def _dps(p: Params, q: Params) -> int:
                 big = max(big, float(a.max()))
                 small = min(small, float(a.min()))
     extra = 0
-    if small < 1e-20:  # 1 - p for tiny p, or x - log1p(x) at tiny x, needs the digits
+    if small < 1e-8:  # 1 - p for tiny p, or x - log1p(x) at tiny x, needs the digits
         extra = 2 * int(-math.log10(small))
     # large parameters cancel ~2 log10(big) digits (e.g. Gamma entropy at 1e150);
     # logits l need |l| / ln(10) digits to resolve 1 - sigmoid(-|l|)

@@ -364,7 +364,7 @@ def trigamma_v_prime(x: F64) -> F64:
 def trigamma_excess_diff(x: F64, s: F64) -> F64:
     r"""Return :math:`U(x) - U(x + s) \ge 0` for ``s >= 0``, accurate when ``s << x``.
 
-    For ``s < x / 4`` it is :math:`-s\int_0^1 V'(x + s\tau)\,d\tau` by 4-point
+    For ``s < x / 4`` it is :math:`-s\int_0^1 V'(x + s\tau)\,d\tau` by 8-point
     Gauss–Legendre (no cancellation); otherwise :math:`V(x) - V(x + s)`.
     """
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
@@ -374,7 +374,7 @@ def trigamma_excess_diff(x: F64, s: F64) -> F64:
     close = s < 0.25 * x
     if np.any(close):
         xc, sc = x[close], s[close]
-        nodes, weights = gauss_legendre_01(4)
+        nodes, weights = gauss_legendre_01(8)
         vals = trigamma_v_prime((xc[None, :] + sc[None, :] * nodes[:, None]).reshape(-1))
         out[close] = -sc * (weights @ vals.reshape(len(nodes), -1))
     return out

@@ -211,10 +211,12 @@ def test_nonnegative_finite_or_inf_and_batch_independent(seed: int, did: str) ->
     assert not np.isnan(batched).any()
     assert (batched >= 0).all()
     single = [float(kn.kl_divergence(build(spec.p, [p]), build(spec.q, [q]))[0]) for p, q in items]
-    # Categorical/Dirichlet row sums go through BLAS, whose summation order may depend
-    # on the batch: allow a few ulp, far below the 1e-12 accuracy bound (this test is
-    # about branch selection depending on other batch elements, which errs by >1e-8).
-    np.testing.assert_allclose(batched, single, rtol=1e-14, atol=0)
+    # Not bit-identical by design: BLAS row sums may change summation order with the
+    # batch, and the Bregman quadrature picks its node count from the largest step in
+    # the block (both results within the 1e-12 accuracy bound of the truth). The bound
+    # 2e-12 = twice that catches what this test is for: a branch chosen wrongly because
+    # of other batch elements (the NaN-poisoned series patch erred by > 1e-5).
+    np.testing.assert_allclose(batched, single, rtol=2e-12, atol=0)
 
 
 def test_broadcasting_and_scalars() -> None:

@@ -84,6 +84,8 @@ def _api_members() -> dict[str, list[str]]:
 
 
 autosummary_context = {"api_members": _api_members()}
+for _stub in (DOCS / "reference" / "api").glob("*.rst"):  # regenerated below; no stale pages
+    _stub.unlink()
 autosummary_generate = True
 autosummary_imported_members = False
 autodoc_typehints = "none"  # numpydoc sections carry the types; signatures stay short

@@ -664,6 +664,24 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
             )
             out[plain] = np.maximum(val, 0.0)
         far = far & ~plain
+        # all concentrations <= 1: log Gamma(x) = log Gamma(1 + x) - log x splits off
+        # sum_i phi(y_i/x_i) - phi(y0/x0), phi(r) = r - 1 - log r, exactly (as in _k_gamma)
+        tiny = far & (hi <= 1.0)
+        if np.any(tiny):
+            special = S.scipy_special()
+            x, y = a[tiny], b[tiny]
+            x0, y0 = _rsum(x), _rsum(y)
+            n, k = x.shape
+            shifted = (
+                special.gammaln(1.0 + x0)
+                - _rsum(special.gammaln(1.0 + x))
+                - special.gammaln(1.0 + y0)
+                + _rsum(special.gammaln(1.0 + y))
+                + _rsum((x - y) * (special.digamma(1.0 + x) - special.digamma(1.0 + x0)[:, None]))
+            )
+            phi_i = _rsum(S.rm1mlog(y.reshape(-1), x.reshape(-1))[0].reshape(n, k))
+            out[tiny] = shifted + phi_i - S.rm1mlog(y0, x0)[0]
+            far = far & ~tiny
     if np.any(far):
         out[far] = _k_dirichlet_far(a[far], b[far])
     if np.any(near):

@@ -42,6 +42,34 @@ from klproof.numeric import (
 
 __version__ = "0.1.0"
 
+#: ELBO estimators and latent-variable models, imported on first use
+#: (``klproof.models`` pulls in SciPy, which ``import klproof`` does not).
+_LAZY_MODELS = frozenset(
+    {
+        "BetaBernoulli",
+        "DiagonalNormal",
+        "ELBOEstimate",
+        "GaussianMixture",
+        "LinearGaussian",
+        "elbo_analytic_kl",
+        "elbo_monte_carlo",
+        "iwae_bound",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_MODELS:
+        from klproof import models  # noqa: PLC0415 - lazy: models import SciPy
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'klproof' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_MODELS})
+
+
 __all__ = [
     "Bernoulli",
     "Beta",
@@ -72,4 +100,13 @@ __all__ = [
     "monte_carlo_kl",
     "register_kl",
     "registered_pairs",
+    # lazily imported from klproof.models (see __getattr__):
+    "BetaBernoulli",
+    "DiagonalNormal",
+    "ELBOEstimate",
+    "GaussianMixture",
+    "LinearGaussian",
+    "elbo_analytic_kl",
+    "elbo_monte_carlo",
+    "iwae_bound",
 ]

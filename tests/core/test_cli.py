@@ -104,3 +104,13 @@ def test_list_kl_lists_the_pair_catalogue(capsys: pytest.CaptureFixture[str]) ->
 def test_show_a_kl_pair(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "kl/normal/normal"]) == 0
     assert "kl/normal/normal" in capsys.readouterr().out
+
+
+def test_models_are_exported_lazily() -> None:
+    code = (
+        "import sys, klproof; assert 'klproof.models' not in sys.modules; "
+        "m = klproof.LinearGaussian; assert 'klproof.models' in sys.modules; "
+        "assert 'sympy' not in sys.modules; print(m.__name__)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "LinearGaussian"

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 from scipy import optimize
 
@@ -24,7 +24,19 @@ from klproof.testing import strategies as kst
 EPS = float(np.finfo(np.float64).eps)
 
 
+class _Fixed:
+    """A stand-in for ``st.data()`` in a pinned ``@example``: draws return fixed values."""
+
+    def __init__(self, *values: object) -> None:
+        self.values = list(values)
+
+    def draw(self, strategy: object, label: object = None) -> object:
+        return self.values.pop(0)
+
+
 @given(kst.categorical_datasets(max_size=300), st.data())
+# found by Hypothesis: log θ of θ near 1 has an absolute, not relative, rounding error
+@example((2, np.array([0])), _Fixed({"probs": np.array([1 - 9.9999e-06, 9.9999e-06])}))
 def test_empirical_kl_plus_mean_log_likelihood_plus_entropy_is_zero(
     dataset: tuple[int, np.ndarray], data: st.DataObject
 ) -> None:
@@ -123,4 +135,10 @@ def test_monte_carlo_kl_agrees_with_closed_form(pair: str) -> None:
         tol = policy.tolerance(float(res.standard_error), n_comparisons=n_cmp)
         assert abs(float(res.estimate) - exact) <= tol
 
+    if pair == "bernoulli/bernoulli":
+        # found by Hypothesis: a KL of 8e-33 is below the rounding of the log-ratios; and
+        # p = 7e-10 is never sampled, so the estimated standard error is ~0
+        near = ({"probs": np.float64(0.25)}, {"probs": np.float64(0.25000000000000006)})
+        rare = ({"logits": np.float64(-21.103451475903398)}, {"logits": np.float64(-23.1269207)})
+        test = example(near, 0)(example(rare, 0)(test))
     test()

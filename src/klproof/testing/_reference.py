@@ -27,8 +27,12 @@ __all__ = ["PairReference", "pair_reference", "to_float"]
 #: Digits the two evaluations must agree to before a value is accepted.
 AGREE_DIGITS = 25
 #: Values below this are 0 in every binary floating format (float64's smallest
-#: subnormal is 4.9e-324), so a closed form that cancels to ~0 is accepted as 0.
+#: subnormal is 4.9e-324). A closed form that cancels to (nearly) 0 is accepted as 0 only
+#: at a working precision of ``2 m + ZERO_DPS`` digits for parameters of decimal magnitude
+#: ``m``: a KL second order in a small parameter 10^-m cancels 2 m digits, so an exact 0
+#: at lower precision may be a cancelled KL of 1e-135 (Weibull, concentration 1e-63).
 _NEGLIGIBLE = mp.mpf("1e-400")
+ZERO_DPS = 60
 #: Largest working precision tried, in decimal digits.
 MAX_DPS = 4000
 
@@ -49,8 +53,17 @@ class PairReference:
     ----------
     id : str
         The pair's derivation id, ``kl/<p>/<q>``.
-    p_names, q_names : tuple of str
-        Parameter names of the closed form, in argument order.
+    same_family : bool
+        Whether ``p`` and ``q`` are of one family (then KL(p, p) = 0 needs no evaluation).
+    sources : tuple of (str, str)
+        For each argument of the closed form (one per distinct symbol), the side
+        (``"p"`` or ``"q"``) and parameter name it is read from. A symbol shared by both
+        sides (Weibull's common concentration) is read from ``p``.
+    fixed : tuple of (str, str, float)
+        Parameters the derivation fixes to a number (``kl/beta/uniform`` is derived for
+        ``Uniform(0, 1)``): side, name, value.
+    shared : tuple of str
+        Parameter names that ``p`` and ``q`` share (one symbol on both sides).
     function : callable
         The closed form, lambdified to mpmath.
     finite : callable
@@ -59,8 +72,10 @@ class PairReference:
     """
 
     id: str
-    p_names: tuple[str, ...]
-    q_names: tuple[str, ...]
+    same_family: bool
+    sources: tuple[tuple[str, str], ...]
+    fixed: tuple[tuple[str, str, float], ...]
+    shared: tuple[str, ...]
     function: Callable[..., Any]
     finite: Callable[..., bool]
     finite_numpy: Callable[..., Any]
@@ -69,19 +84,38 @@ class PairReference:
         self, p: Mapping[str, NDArray[Any]], q: Mapping[str, NDArray[Any]]
     ) -> NDArray[np.bool_]:
         """Vectorised :attr:`finite` over batches (float comparisons are exact)."""
-        args = [*_arrays(self.p_names, p), *_arrays(self.q_names, q)]
+        args = [_array(p if side == "p" else q, name) for side, name in self.sources]
         n = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
         with np.errstate(all="ignore"):
             return np.broadcast_to(np.asarray(self.finite_numpy(*args), dtype=bool), n)
 
     def args(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> list[Any]:
         """The mpmath arguments from parameter dicts (``logits`` become ``probs``)."""
-        return [*_values(self.p_names, p), *_values(self.q_names, q)]
+        return [_value(p if side == "p" else q, name) for side, name in self.sources]
+
+    def restrict(
+        self, p: Mapping[str, NDArray[Any]], q: Mapping[str, NDArray[Any]]
+    ) -> tuple[dict[str, NDArray[Any]], dict[str, NDArray[Any]]]:
+        """Set what the derivation fixes: numbers it is derived for, shared parameters.
+
+        Parameters outside the derivation's scope (a ``Uniform(low, high)`` other than
+        ``(0, 1)`` for ``kl/beta/uniform``) have no reference, so checks draw them fixed.
+        """
+        pp, qq = dict(p), dict(q)
+        for side, name, value in self.fixed:
+            d = pp if side == "p" else qq
+            if name in d:
+                d[name] = np.full_like(d[name], value)
+        for name in self.shared:
+            if name in pp and name in qq:
+                qq[name] = pp[name].copy()
+        return pp, qq
 
     def evaluate(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> Any:
         """KL(p ‖ q) as an ``mpf`` (``+inf`` when infinite), accurate to 25 digits."""
         mags = [_digits(v, logit=k == "logits") for d in (p, q) for k, v in d.items()]
-        dps = 40 + int(max(mags, default=0.0))
+        mags_max = int(max(mags, default=0.0))
+        dps = 40 + mags_max
         while True:
             try:
                 with mp.workdps(dps):
@@ -94,8 +128,12 @@ class PairReference:
                 with mp.workdps(dps + 30):
                     b = self.function(*self.args(p, q))
                     if abs(a) < _NEGLIGIBLE and abs(b) < _NEGLIGIBLE:
-                        return mp.mpf(0)  # rounds to 0 in every float format
-                    if abs(a - b) <= abs(b) * mp.mpf(10) ** (-AGREE_DIGITS):
+                        if dps >= ZERO_DPS + 2 * mags_max:
+                            return mp.mpf(0)  # rounds to 0 in every float format
+                        if self.same_family and p == q:
+                            return mp.mpf(0)  # KL(p, p) = 0 by definition
+                        dps = max(dps, ZERO_DPS + 2 * mags_max) // 2  # doubled below
+                    elif abs(a - b) <= abs(b) * mp.mpf(10) ** (-AGREE_DIGITS):
                         return +b
             except ZeroDivisionError:
                 pass  # a difference such as 1 - probs rounded to 0: more digits
@@ -122,26 +160,18 @@ def _digits(v: Any, *, logit: bool = False) -> float:
     return float(max(abs(math.log10(float(a.max()))), abs(math.log10(float(a.min())))))
 
 
-def _arrays(names: tuple[str, ...], d: Mapping[str, Any]) -> list[NDArray[np.float64]]:
-    out = []
-    for name in names:
-        if name == "probs" and "probs" not in d and "logits" in d:
-            with np.errstate(over="ignore"):
-                lg = np.asarray(d["logits"], dtype=np.float64)
-                out.append(1.0 / (1.0 + np.exp(-lg)))
-        else:
-            out.append(np.asarray(d[name], dtype=np.float64))
-    return out
+def _array(d: Mapping[str, Any], name: str) -> NDArray[np.float64]:
+    if name == "probs" and "probs" not in d and "logits" in d:
+        with np.errstate(over="ignore"):
+            lg = np.asarray(d["logits"], dtype=np.float64)
+            return np.asarray(1.0 / (1.0 + np.exp(-lg)), dtype=np.float64)
+    return np.asarray(d[name], dtype=np.float64)
 
 
-def _values(names: tuple[str, ...], d: Mapping[str, Any]) -> list[Any]:
-    out = []
-    for name in names:
-        if name == "probs" and "probs" not in d and "logits" in d:
-            out.append(_probs_from_logits(d["logits"]))
-        else:
-            out.append(_mpf(d[name]))
-    return out
+def _value(d: Mapping[str, Any], name: str) -> Any:
+    if name == "probs" and "probs" not in d and "logits" in d:
+        return _probs_from_logits(d["logits"])
+    return _mpf(d[name])
 
 
 @functools.cache
@@ -160,13 +190,28 @@ def pair_reference(pair_id: str) -> PairReference:
 
     _, pn, qn = pair_id.split("/")
     pair = get_pair(pn, qn)
-    args = [*pair.p_params.values(), *pair.q_params.values()]
+    args: list[Any] = []
+    sources: list[tuple[str, str]] = []
+    fixed: list[tuple[str, str, float]] = []
+    for side, params in (("p", pair.p_params), ("q", pair.q_params)):
+        for name, value in params.items():
+            if not isinstance(value, sp.Symbol):
+                fixed.append((side, name, float(value)))
+            elif value not in args:
+                args.append(value)
+                sources.append((side, name))
+    shared = tuple(
+        n
+        for n, v in pair.q_params.items()
+        if isinstance(v, sp.Symbol) and pair.p_params.get(n) == v
+    )
     fn = sp.lambdify(args, pair.expression, modules="mpmath")
     pf = family_class(pn)(**pair.p_params)
     qf = family_class(qn)(**pair.q_params)
     # support containment with plain real symbols: under the closed form's sign
     # assumptions (e.g. a positive ``low``) SymPy would decide it as True at once
     plain = {s: sp.Dummy(s.name, real=True) for s in args}
+
     lo_p, hi_p = (sp.sympify(e).xreplace(plain) for e in pf.support())
     lo_q, hi_q = (sp.sympify(e).xreplace(plain) for e in qf.support())
     conds = [sp.Le(lo_q, lo_p), sp.Le(hi_p, hi_q), *(c.xreplace(plain) for c in pair.finite_when)]
@@ -190,14 +235,15 @@ def pair_reference(pair_id: str) -> PairReference:
         return True
 
     return PairReference(
-        pair.id, tuple(pair.p_params), tuple(pair.q_params), fn, finite, finite_numpy
+        pair.id, pn == qn, tuple(sources), tuple(fixed), shared, fn, finite, finite_numpy
     )
 
 
 def to_float(value: Any, dtype: Any = np.float64) -> float:
     """Round an ``mpf`` to the nearest value of ``dtype`` (``inf`` past its range)."""
     v = float(value) if mp.isfinite(value) else math.inf
-    return float(np.asarray(v, dtype=np.float64).astype(np.dtype(dtype)))
+    with np.errstate(over="ignore"):  # past the dtype's range: inf, as intended
+        return float(np.asarray(v, dtype=np.float64).astype(np.dtype(dtype)))
 
 
 def evaluate_batch(

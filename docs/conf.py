@@ -78,9 +78,38 @@ def _api_members() -> dict[str, list[str]]:
             key = id(obj) if (inspect.isclass(obj) or callable(obj)) else (name, attr)
             home.setdefault(key, (name, attr))
     members: dict[str, list[str]] = {name: [] for name in modules}
-    for module_name, attr in home.values():
+    for key, (module_name, attr) in home.items():
         members[module_name].append(attr)
+        if isinstance(key, int):
+            _HOME[key] = f"{module_name}.{attr}"
     return members
+
+
+#: id(object) -> the name it is documented under (for references by another path).
+_HOME: dict[int, str] = {}
+
+
+def _documented_name(target: str) -> str | None:
+    """The documented name of ``target`` if it names a documented object another way.
+
+    ``klproof.models.LinearGaussian`` is documented as ``klproof.LinearGaussian``; a
+    reference by either public path resolves (also for its methods and attributes).
+    """
+    parts = target.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for i in range(cut, len(parts)):
+            obj = getattr(obj, parts[i], None)
+            if obj is None:
+                return None
+            home = _HOME.get(id(obj))
+            if home is not None:
+                return ".".join([home, *parts[i + 1 :]])
+        return None
+    return None
 
 
 autosummary_context = {"api_members": _api_members()}
@@ -156,8 +185,15 @@ def _resolve_short_name(app: Any, env: Any, node: Any, contnode: Any) -> Any:
     """
     if node.get("refdomain") != "py" or node.get("refspecific"):
         return None
-    node["refspecific"] = True
     domain = env.domains["py"]
+    documented = _documented_name(node["reftarget"])
+    if documented is not None and documented != node["reftarget"]:
+        found = domain.resolve_xref(
+            env, node["refdoc"], app.builder, node["reftype"], documented, node, contnode
+        )
+        if found is not None:
+            return found
+    node["refspecific"] = True
     return domain.resolve_xref(
         env, node["refdoc"], app.builder, node["reftype"], node["reftarget"], node, contnode
     )

@@ -88,11 +88,23 @@ def test_minimum_kl_is_maximum_likelihood(xs: list[int]) -> None:
 
 
 @given(kst.linear_gaussian_models())
+@example(
+    {
+        "weight": np.array([[2.04091912, -2.55566503]]),
+        "bias": np.array([0.83619769]),
+        "noise_scale": 0.01,
+        "x": np.array([-1.70330882]),
+        "q_loc": np.array([-0.45264929, -0.21559716]),
+        "q_scale": np.array([0.22091151, 0.54011879]),
+    }
+)
 def test_elbo_plus_posterior_kl_is_log_evidence(m: dict[str, np.ndarray]) -> None:
     """ELBO(q) + KL(q ‖ p(z | x)) = log p(x) for the linear-Gaussian model, to 1e-12.
 
     Relative to the largest of |ELBO|, KL and |log p(x)|: the two sides are sums of
-    terms each accurate to 1e-12 relative.
+    terms each accurate to 1e-12 relative, except that the posterior inherits the
+    conditioning of M = WᵀW + σ²I (4 κ(M) eps; found by Hypothesis at σ = 0.01, where
+    κ ~ 1e5 and the residual was 3.3e-12 of the terms).
     """
     model = LinearGaussian(m["weight"], m["bias"], m["noise_scale"])
     x = m["x"]
@@ -102,8 +114,12 @@ def test_elbo_plus_posterior_kl_is_log_evidence(m: dict[str, np.ndarray]) -> Non
     gap = float(klproof.kl_divergence(q_mvn, model.posterior(x)))
     log_px = float(model.log_evidence(x))
     scale = max(abs(elbo), gap, abs(log_px))
+    # the exact posterior solves with M = W^T W + sigma^2 I: its condition number kappa
+    # amplifies rounding, so KL(q ‖ posterior) is accurate to about kappa eps relative
+    w = np.asarray(m["weight"])
+    kappa = float(np.linalg.cond(w.T @ w + m["noise_scale"] ** 2 * np.eye(w.shape[1])))
     assert gap >= 0
-    assert abs(elbo + gap - log_px) <= 1e-12 * scale
+    assert abs(elbo + gap - log_px) <= (1e-12 + 4 * kappa * EPS) * scale
 
 
 MC_PAIRS = ("normal/normal", "gamma/gamma", "exponential/normal", "bernoulli/bernoulli")

@@ -428,7 +428,7 @@ def _geometric_normaliser(
         Step(
             lhs=z_int,
             rhs=z_eta,
-            reason=f"at y = {sp.latex(sp.exp(c * e))}",
+            reason=f"at $y = {sp.latex(sp.exp(c * e))}$",
             check=Instance(fact, ((y, sp.exp(c * e)),)),
         ),
     ]

@@ -52,7 +52,7 @@ def by_derivative(
             ),
             Step(
                 rhs=sign * sp.Derivative(z_int, t) / normaliser,
-                reason=f"f·kernel is the derivative of the kernel in {sp.latex(t)}",
+                reason=f"f·kernel is the derivative of the kernel in ${sp.latex(t)}$",
                 check=Memo(Leibniz()),
             ),
             Step(
@@ -86,7 +86,7 @@ def by_substitution(
             Step(
                 lhs=lhs,
                 rhs=transformed,
-                reason=f"substitute {sp.latex(x)} = {sp.latex(phi)}",
+                reason=f"substitute ${sp.latex(x)} = {sp.latex(phi)}$",
                 check=Memo(Substitution(x, phi)),
             ),
             Step(rhs=split, reason="linearity", check=Rule("linearity of the integral")),
@@ -124,7 +124,7 @@ def by_halves(c: Any, value: Any, feature: Any) -> Any:
             Step(
                 lhs=sp.Integral(pl * feature, lim),
                 rhs=lower + upper,
-                reason=f"split the line at {sp.latex(c)}",
+                reason=f"split the line at ${sp.latex(c)}$",
                 check=Memo(Split()),
             ),
             Step(

@@ -563,6 +563,7 @@ def elbo_linear_gaussian() -> Derivation:
         + (s**2 + (m - post_mean) ** 2) / (2 * post_scale**2)
         - sp.Rational(1, 2)
     )
+    q_at_optimum = _normal(r"\mathcal{N}(z; \hat{m}, \hat{s}^2)", z, post_mean, post_scale)
     elbo_def = sp.Integral(qz * (sp.log(lik) + sp.log(prior) - sp.log(qz)), ZLIM)
     elbo_label = Labelled(sp.Symbol(r"\mathrm{ELBO}(m, s)"), elbo_def)
     kl_op = KL(qz, post, ZLIM)
@@ -630,10 +631,13 @@ def elbo_linear_gaussian() -> Derivation:
                 check=Argmax(elbo_closed, (m, s)),
             ),
             Step(
-                lhs=kl_closed.subs({m: post_mean, s: post_scale}),
+                lhs=KL(q_at_optimum, post, ZLIM),
                 rhs=sp.Integer(0),
-                reason="at the maximiser the gap closes: ELBO = log p(x)",
-                check=Algebra(),
+                reason="at the maximiser q is the posterior and the gap closes: ELBO = log p(x)",
+                check=Cite(
+                    normal_kl_lemma,
+                    subs=_normal_kl_subs(post_mean, post_scale, post_mean, post_scale),
+                ),
             ),
         ),
     )
@@ -690,7 +694,13 @@ def vae_gaussian_kl() -> Derivation:
                 label="vae-kl-1d",
             ),
             Step(
-                lhs=kl2,
+                lhs=Labelled(
+                    sp.Symbol(
+                        r"\mathrm{KL}\left(\mathcal{N}(\mu, \operatorname{diag}\sigma^2)"
+                        r" \,\middle\|\, \mathcal{N}(0, I_2)\right)"
+                    ),
+                    kl2,
+                ),
                 rhs=-closed.subs({mu: mu1, sigma: sigma1}) - closed.subs({mu: mu2, sigma: sigma2}),
                 reason="D = 2 directly: the double integral is the sum of the two terms",
                 check=Evaluate(),

@@ -106,6 +106,11 @@ def _scale_near_ulp_of_loc(p: dict[str, Any], q: dict[str, Any]) -> bool:
     return float(p["scale"]) < 1e13 * math.ulp(abs(float(p["loc"])))
 
 
+def _beta_extreme_ratio(p: dict[str, Any], q: dict[str, Any]) -> bool:
+    c = [float(d[k]) for d in (p, q) for k in ("concentration1", "concentration0")]
+    return max(c) / min(c) > 1e100
+
+
 def _uniform_width_near_ulp(p: dict[str, Any], q: dict[str, Any]) -> bool:
     lo, hi = float(p["low"]), float(p["high"])
     return hi - lo < 1e13 * math.ulp(max(abs(lo), abs(hi)))
@@ -137,6 +142,13 @@ KNOWN_GAPS: dict[str, tuple[Any, str]] = {
             "the Gamma's mean or sd outside the float64 range (NaN or +inf), or q's loc, "
             "scale or p's mean or sd above 1.3e300 where two_prod's Dekker split overflows "
             "(3.3e-73 for a KL of 1.7e39)"
+        ),
+    ),
+    "kl/beta/beta": (
+        _beta_extreme_ratio,
+        (
+            "concentrations spanning more than 1e100 (e.g. 4e-74 and 4e47), far pairs: "
+            "relative error up to 9.6e-11"
         ),
     ),
     "kl/gumbel/normal": (
@@ -287,6 +299,12 @@ GAP_REPRODUCERS: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
     "kl/bernoulli/bernoulli": [({"logits": 582.3448062670312}, {"logits": 582.7869572406496})],
     "kl/geometric/geometric": [({"logits": 626.705744652085}, {"logits": 627.1220252363778})],
     "kl/bernoulli/poisson": [({"logits": -50.0}, {"rate": 1.928749847963918e-22})],
+    "kl/beta/beta": [
+        (
+            {"concentration1": 4.418184834716399e-74, "concentration0": 4.437152384060329e47},
+            {"concentration1": 4.315092522077677e-74, "concentration0": 1.068788273748207e48},
+        )
+    ],
     "kl/gamma/gamma": [
         (
             {"concentration": 2.684634482380962e59, "rate": 1.1502675969978144e296},

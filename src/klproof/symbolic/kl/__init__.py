@@ -13,12 +13,20 @@ Naming convention (stable ids):
 * ``kl/<p>/<q>/cross-entropy`` — :math:`H(p, q) - H(p)`, each from its own lemmas
   (the second route for pairs that are not in one exponential family, a third one
   otherwise).
-* ``entropy/<p>`` — the entropy of the family.
-* ``fisher/<p>`` and ``kl/<p>/<p>/expansion`` — the Fisher information and the
-  near-diagonal Taylor expansion (see :mod:`klproof.symbolic.kl.expansion`).
+* ``entropy/<p>`` — the entropy of the family, from its definition.
+* ``kl/<p>/<p>/expansion`` — the near-diagonal Taylor expansion to third order, with
+  the Fisher information derived from the density (see
+  :mod:`klproof.symbolic.kl.expansion`).
+
+Every route is built from one specification in :mod:`klproof.symbolic.kl.catalogue`
+(families, claimed closed form, the expectations under ``p`` that the lemmas
+establish) and must verify with no unchecked step; the pair derivation ``kl/<p>/<q>``
+cites each route, so it verifies only if all of them do and reach the same expression.
+Lemmas that recur across derivations (a moment shared by two routes) are checked once
+per process (:class:`~klproof.symbolic.kl._checks.Memo`); nothing is cached on disk.
 
 Public API: :func:`pairs`, :func:`get_pair`, :class:`KLPair`,
-:class:`UnregisteredPairError`, :func:`near_diagonal`.
+:class:`UnregisteredPairError`, :func:`near_diagonal`, :func:`entropies`.
 
 >>> from klproof.symbolic.kl import get_pair
 >>> pair = get_pair("normal", "normal")
@@ -33,6 +41,14 @@ Public API: :func:`pairs`, :func:`get_pair`, :class:`KLPair`,
 from __future__ import annotations
 
 from klproof.symbolic.kl.expansion import Expansion, near_diagonal
-from klproof.symbolic.kl.pairs import KLPair, UnregisteredPairError, get_pair, pairs
+from klproof.symbolic.kl.pairs import KLPair, UnregisteredPairError, entropies, get_pair, pairs
 
-__all__ = ["Expansion", "KLPair", "UnregisteredPairError", "get_pair", "near_diagonal", "pairs"]
+__all__ = [
+    "Expansion",
+    "KLPair",
+    "UnregisteredPairError",
+    "entropies",
+    "get_pair",
+    "near_diagonal",
+    "pairs",
+]

@@ -513,6 +513,7 @@ def _lognormal_lognormal() -> PairSpec:
         _lognormal_moments(p, p.variable),
         CROSS,
         (GIL,),
+        entropy=m1 + HALF * log(2 * sp.pi * sp.E * s1**2),
     )
 
 
@@ -571,6 +572,7 @@ def _gumbel_gumbel() -> PairSpec:
         _gumbel_moments(p, p.variable, b2),
         CROSS,
         (GIL,),
+        entropy=log(b1) + EG + 1,
     )
 
 
@@ -607,6 +609,7 @@ def _laplace_normal() -> PairSpec:
         _laplace_moments(p, p.variable),
         CROSS,
         (TORCH,),
+        entropy=log(2 * b) + 1,
     )
 
 

@@ -16,7 +16,7 @@ from klproof.symbolic.kl.catalogue import SPECS, PairSpec
 from klproof.symbolic.kl.expansion import EXPANDABLE, expansion_derivation
 from klproof.symbolic.registry import get, register
 
-__all__ = ["KLPair", "UnregisteredPairError", "get_pair", "pairs"]
+__all__ = ["KLPair", "UnregisteredPairError", "entropies", "get_pair", "pairs"]
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,9 @@ def _make_pair(p: str, q: str) -> KLPair:
         p_params=_params(s.p),
         q_params=_params(s.q),
         finite_when=s.finite_when,
-        conditions=s.conditions or routes.conditions_of(s.p, s.q),
+        conditions=tuple(
+            c for c in (s.conditions or routes.conditions_of(s.p, s.q)) if not c.has(s.p.variable)
+        ),
         sources=s.sources,
         notes=s.notes,
     )
@@ -236,6 +238,36 @@ def _register_all() -> None:
         register(_pair_id(p, q))(_pair_factory(p, q))
     for fam in EXPANDABLE:
         register(f"kl/{fam}/{fam}/expansion")(_expansion_factory(fam))
+    done: set[str] = set()
+    for p, q in sorted(SPECS, key=lambda k: k[0] != k[1]):  # same-family specs first
+        if p not in done and _spec(p, q).entropy is not None:
+            register(f"entropy/{p}")(_entropy_factory(p, q))
+            done.add(p)
+
+
+def _entropy_factory(p: str, q: str) -> Callable[[], Derivation]:
+    def build() -> Derivation:
+        s = _spec(p, q)
+        return routes.entropy_derivation(
+            f"entropy/{p}",
+            s.p,
+            s.entropy,
+            s.moments,
+            title=f"Entropy of the {s.p.title} distribution",
+            references=s.sources,
+        )
+
+    return build
+
+
+def entropies() -> dict[str, Any]:
+    """Family name → closed-form entropy (its derivation is ``entropy/<family>``)."""
+    out: dict[str, Any] = {}
+    for p, q in sorted(SPECS, key=lambda k: k[0] != k[1]):
+        s = _spec(p, q)
+        if p not in out and s.entropy is not None:
+            out[p] = s.entropy
+    return out
 
 
 def _expansion_factory(fam: str) -> Callable[[], Derivation]:

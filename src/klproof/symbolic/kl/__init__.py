@@ -23,7 +23,7 @@ Every route is built from one specification in :mod:`klproof.symbolic.kl.catalog
 establish) and must verify with no unchecked step; the pair derivation ``kl/<p>/<q>``
 cites each route, so it verifies only if all of them do and reach the same expression.
 Lemmas that recur across derivations (a moment shared by two routes) are checked once
-per process (:class:`~klproof.symbolic.kl._checks.Memo`); nothing is cached on disk.
+per process (the private ``Memo`` check wrapper); nothing is cached on disk.
 
 Public API: :func:`pairs`, :func:`get_pair`, :class:`KLPair`,
 :class:`UnregisteredPairError`, :func:`near_diagonal`, :func:`entropies`.

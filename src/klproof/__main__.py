@@ -6,4 +6,5 @@ import sys
 
 from klproof.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when a documentation tool imports this module
+    sys.exit(main())

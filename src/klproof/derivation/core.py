@@ -166,7 +166,7 @@ def _time_limit(seconds: float | None) -> Iterator[None]:
         raise _Timeout
 
     previous = signal.signal(signal.SIGALRM, handler)
-    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]
+    signal.setitimer(signal.ITIMER_REAL, float(seconds))  # type: ignore[arg-type]  # None ruled out above
     try:
         yield
     finally:
@@ -296,7 +296,7 @@ class Derivation:
 
     def lambdify(self, args: Sequence[Any], modules: Any = "numpy") -> Callable[..., Any]:
         """Numeric function of the result (``rhs``) of ``args``."""
-        return sp.lambdify(args, self.rhs, modules=modules)  # type: ignore[no-any-return]
+        return sp.lambdify(args, self.rhs, modules=modules)  # type: ignore[no-any-return]  # SymPy is untyped
 
     def with_step(self, index: int, rhs: Any) -> Derivation:
         """A copy with step ``index`` arriving at ``rhs`` instead (for corruption tests)."""

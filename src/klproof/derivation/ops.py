@@ -60,10 +60,10 @@ class Labelled(sp.Function):
         return str(printer._print(self.args[0]))
 
     def _eval_is_positive(self) -> bool | None:
-        return self.args[1].is_positive  # type: ignore[no-any-return]
+        return self.args[1].is_positive  # type: ignore[no-any-return]  # SymPy is untyped
 
     def _eval_is_extended_real(self) -> bool | None:
-        return self.args[1].is_extended_real  # type: ignore[no-any-return]
+        return self.args[1].is_extended_real  # type: ignore[no-any-return]  # SymPy is untyped
 
 
 def _label(printer: LatexPrinter, density: Any) -> str:

@@ -262,6 +262,12 @@ def test_matches_mpmath_definition(pair_id: str) -> None:
         )
         for cond in (*pair.conditions, *pair.finite_when):
             assume(bool(cond.xreplace(subs)))
+        if pair.p == "pareto":
+            # The oracle integrates x p(x) ~ x^(-alpha) out to infinity; for alpha near 1
+            # that tail converges too slowly for the quadrature to certify 30 digits (CI
+            # found alpha = 9/8: the *reference* was off by 4e-22 relative). The closed form
+            # there is established by the symbolic routes; this oracle covers alpha >= 2.
+            assume(pv["alpha"] >= 2)
         with mpmath.workdps(DIGITS + 15):
             values = {**{pair.p_params[k]: v for k, v in pv.items()}}
             values.update({pair.q_params[k]: v for k, v in qv.items()})

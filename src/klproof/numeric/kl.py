@@ -369,7 +369,7 @@ def _buffers(n: int) -> Callable[[_K], _K]:
     """Mark a kernel as taking ``bufs``: ``n`` block-sized float64 scratch arrays."""
 
     def mark(fn: _K) -> _K:
-        fn.n_buffers = n  # type: ignore[attr-defined]
+        fn.n_buffers = n  # type: ignore[attr-defined]  # buffer count recorded on the kernel
         return fn
 
     return mark

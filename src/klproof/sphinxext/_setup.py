@@ -45,13 +45,13 @@ def _builder_inited(app: Sphinx) -> None:
 
 def _docs(env: BuildEnvironment) -> set[str]:
     docs: set[str] = getattr(env, "klproof_derivation_docs", set())
-    env.klproof_derivation_docs = docs  # type: ignore[attr-defined]
+    env.klproof_derivation_docs = docs  # type: ignore[attr-defined]  # our state on the Sphinx env
     return docs
 
 
 def _reports(env: BuildEnvironment) -> dict[str, dict[str, Any]]:
     reports: dict[str, dict[str, Any]] = getattr(env, "klproof_reports", {})
-    env.klproof_reports = reports  # type: ignore[attr-defined]
+    env.klproof_reports = reports  # type: ignore[attr-defined]  # our state on the Sphinx env
     return reports
 
 

@@ -16,6 +16,13 @@ from klproof.symbolic.kl.catalogue import SPECS, PairSpec
 from klproof.symbolic.kl.expansion import EXPANDABLE, expansion_derivation
 from klproof.symbolic.registry import get, register
 
+#: A custom route: ``builder(name, spec, title=..., references=...) -> Derivation``, for
+#: pairs the generic univariate builders cannot handle (multivariate families, say).
+#: Put it in ``PairSpec.extra["builders"][route]``; ``extra["pair_lhs"]`` is then the
+#: KL expression the pair derivation states, ``extra["symbols"]`` its symbols, and
+#: ``extra["titles"][route]`` the route's title suffix.
+RouteBuilder = Callable[..., Derivation]
+
 __all__ = ["KLPair", "UnregisteredPairError", "entropies", "get_pair", "pairs"]
 
 
@@ -158,12 +165,16 @@ def _name(f: str | type[Family] | Family) -> str:
 # --------------------------------------------------------------------------- derivations
 
 
+_ROUTE_TITLES = {
+    "integral": "from the defining integral",
+    "sum": "from the defining sum",
+    "bregman": "by the Bregman form of the log-normaliser",
+    "cross-entropy": "as cross-entropy minus entropy",
+}
+
+
 def _title(s: PairSpec, route: str) -> str:
-    what = {
-        "integral": "from the defining integral",
-        "bregman": "by the Bregman form of the log-normaliser",
-        "cross-entropy": "as cross-entropy minus entropy",
-    }[route]
+    what = s.extra.get("titles", {}).get(route) or _ROUTE_TITLES.get(route, f"by the {route} route")
     return f"KL({s.p.title} ‖ {s.q.title}) {what}"
 
 
@@ -173,6 +184,9 @@ def _route_factory(p: str, q: str, route: str) -> Callable[[], Derivation]:
     def build() -> Derivation:
         s = _spec(p, q)
         kw: dict[str, Any] = {"title": _title(s, route), "references": s.sources}
+        custom: RouteBuilder | None = s.extra.get("builders", {}).get(route)
+        if custom is not None:
+            return custom(name, s, **kw)
         if route == "integral":
             return routes.integral_route(
                 name, s.p, s.q, s.closed, s.moments, conditions=s.conditions, **kw
@@ -199,9 +213,11 @@ def _pair_factory(p: str, q: str) -> Callable[[], Derivation]:
     def build() -> Derivation:
         s = _spec(p, q)
         pair = _make_pair(p, q)
-        x = s.p.variable
-        lim = s.p.limits(x)
-        kl = KL(s.p.label("p", x), s.q.label("q", x), lim)
+        if "pair_lhs" in s.extra:
+            kl = s.extra["pair_lhs"]
+        else:
+            x = s.p.variable
+            kl = KL(s.p.label("p", x), s.q.label("q", x), s.p.limits(x))
         steps = tuple(
             Step(
                 lhs=kl,
@@ -215,7 +231,7 @@ def _pair_factory(p: str, q: str) -> Callable[[], Derivation]:
             name=pair.id,
             title=f"KL({s.p.title} ‖ {s.q.title})",
             steps=steps,
-            symbols=routes.symbols_of(s.p, s.q),
+            symbols=s.extra.get("symbols") or routes.symbols_of(s.p, s.q),
             conditions=pair.conditions,
             summary=(
                 f"The closed form of KL(p ‖ q) for p = {s.p!r}, q = {s.q!r}, established by "

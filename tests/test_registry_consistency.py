@@ -29,7 +29,6 @@ AWAITING_DERIVATION = frozenset(
         "kl/categorical/categorical",
         "kl/cauchy/cauchy",
         "kl/dirichlet/dirichlet",
-        "kl/laplace/laplace",
         "kl/multivariatenormal/multivariatenormal",
     }
 )

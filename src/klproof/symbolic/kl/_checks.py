@@ -20,7 +20,7 @@ from klproof.derivation import Check, Claim, Context, Outcome, is_zero, linear_n
 from klproof.derivation.checks import _reparametrise
 from klproof.derivation.ops import rewrite_operators, unfold
 
-__all__ = ["Instance", "Leibniz", "Substitution", "Using"]
+__all__ = ["Cases", "Instance", "Leibniz", "Substitution", "Using"]
 
 
 def _equality(claim: Claim, label: str) -> Outcome | None:
@@ -303,13 +303,16 @@ class Split(Check):
         if len(ints) != len(pieces) or len(ints) < 2:
             return Outcome("failed", "expected a sum of integrals on the right")
         x, a, b = w.limits[0]
-        ints.sort(key=lambda i: 0 if i.limits[0][1] == a else 1)
         ends = [a]
-        for piece in ints:
+        remaining = list(ints)
+        while remaining:  # follow the chain a -> c_1 -> ... -> b
+            nxt = [i for i in remaining if i.limits[0][1] == ends[-1]]
+            if len(nxt) != 1:
+                return Outcome("failed", "the pieces do not chain")
+            piece = nxt[0]
+            remaining.remove(piece)
             if piece.function != w.function or piece.limits[0][0] != x:
                 return Outcome("failed", "the pieces do not integrate the same function")
-            if piece.limits[0][1] != ends[-1]:
-                return Outcome("failed", "the pieces do not chain")
             ends.append(piece.limits[0][2])
         if ends[-1] != b:
             return Outcome("failed", "the pieces do not end at the upper limit")
@@ -340,26 +343,19 @@ class Restrict(Check):
         bad = _equality(claim, self.label)
         if bad:
             return bad
-        left = sp.Add.make_args(sp.expand(unfold(claim.lhs)))
-        right = sp.Add.make_args(sp.expand(unfold(claim.rhs)))
-        lmap = {_key(t): t for t in left}
-        rmap = {_key(t): t for t in right}
-        if set(lmap) != set(rmap) or None in lmap:
+        lmap = _by_interval(sp.expand(unfold(claim.lhs)))
+        rmap = _by_interval(sp.expand(unfold(claim.rhs)))
+        if lmap is None or rmap is None or set(lmap) != set(rmap):
             return Outcome("failed", "the integrals do not correspond term by term")
         t = sp.Dummy("t", positive=True)
-        for key, lt in lmap.items():
-            rt = rmap[key]
-            (li,) = lt.atoms(sp.Integral)
-            (ri,) = rt.atoms(sp.Integral)
-            x, a, b = li.limits[0]
+        for (x, a, b), fl in lmap.items():
+            fr = rmap[(x, a, b)]
             if b == sp.oo:
                 point = a + t
             elif a == -sp.oo:
                 point = b - t
             else:
                 point = a + (b - a) * t / (1 + t)
-            fl = (lt / li) * li.function
-            fr = (rt / ri) * ri.function
             ok, residual = is_zero(sp.simplify((fl - fr).subs(x, point)), ctx.conditions)
             if not ok:
                 return Outcome("failed", "the integrands differ on the interval", residual)
@@ -374,6 +370,22 @@ def _key(term: Any) -> Any:
     if len(ints) != 1:
         return None
     return tuple(ints[0].limits[0])
+
+
+def _by_interval(expr: Any) -> dict[Any, Any] | None:
+    """``{(x, a, b): integrand}`` of a sum of constant multiples of integrals.
+
+    Terms over the same interval are added (``expand`` may split one integral into
+    several); ``None`` if a term is not a multiple of one integral.
+    """
+    out: dict[Any, Any] = {}
+    for term in sp.Add.make_args(expr):
+        key = _key(term)
+        if key is None:
+            return None
+        (integral,) = term.atoms(sp.Integral)
+        out[key] = out.get(key, sp.Integer(0)) + (term / integral) * integral.function
+    return out
 
 
 _MEMO: dict[Any, Outcome] = {}
@@ -411,3 +423,59 @@ class Memo(Check):
 
     def describe(self) -> str:
         return self.inner.describe()
+
+
+@dataclass(frozen=True)
+class Cases(Check):
+    r"""A claim for every real gap :math:`d`, by the cases :math:`d > 0`, :math:`< 0`, :math:`= 0`.
+
+    ``symbol`` is eliminated: each case solves :math:`d = t`, :math:`d = -t` and
+    :math:`d = 0` for it (``t`` a positive symbol, absent from the claim). ``facts``
+    are the three case results, in that order. Checked: ``d`` is real and linear in
+    ``symbol`` (so every real value of ``symbol`` falls in exactly one case, with
+    :math:`t = |d|`); no condition of the derivation mentions ``symbol`` or ``t``; each
+    fact is established; and the claim with ``symbol`` replaced by each case's solution
+    is that case's fact.
+    """
+
+    symbol: Any
+    gap: Any
+    t: Any
+    facts: tuple[Any, Any, Any]
+    label = "by cases on the sign"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        if self.t.is_positive is not True or not self.symbol.is_real or not self.gap.is_real:
+            return Outcome("failed", "the case variable must be positive and the gap real")
+        if self.symbol.is_positive or self.symbol.is_negative or self.symbol.is_nonnegative:
+            return Outcome("failed", f"{self.symbol} must range over all reals")
+        claim_free = _free(claim.lhs) | _free(claim.rhs)
+        if self.t in claim_free:
+            return Outcome("failed", f"the case variable {self.t} occurs in the claim")
+        if any(c.has(self.symbol, self.t) for c in ctx.conditions):
+            return Outcome("failed", "a condition of the derivation mentions the case variables")
+        slope = sp.diff(self.gap, self.symbol)
+        if slope.has(self.symbol) or not (slope.is_positive or slope.is_negative):
+            return Outcome("failed", f"the gap is not linear with a known sign in {self.symbol}")
+        for sign, fact in zip((1, -1, 0), self.facts, strict=True):
+            if not ctx.is_known(fact):
+                return Outcome("failed", "a case is not established", fact)
+            solution = sp.solve(sp.Eq(self.gap, sign * self.t), self.symbol, dict=False)
+            if len(solution) != 1:
+                return Outcome("failed", f"the case d = {sign}·t does not determine {self.symbol}")
+            value = solution[0]
+            lhs = unfold(claim.lhs).subs(self.symbol, value)
+            rhs = unfold(claim.rhs).subs(self.symbol, value)
+            for mine, theirs in ((lhs, unfold(fact.lhs)), (rhs, unfold(fact.rhs))):
+                ok, residual = _same(mine, theirs, ctx)
+                if not ok:
+                    return Outcome(
+                        "failed", f"the claim at {self.symbol} = {value} is not the case", residual
+                    )
+        return Outcome("ok", self.label)
+
+    def describe(self) -> str:
+        return f"by cases: {sp.sstr(self.gap)} > 0, < 0, = 0"

@@ -35,7 +35,7 @@ from klproof.symbolic.families import (
 )
 from klproof.symbolic.kl._checks import Integrate, Memo
 from klproof.symbolic.kl._routes import Moments
-from klproof.symbolic.kl.lemmas import by_derivative, by_halves, by_substitution
+from klproof.symbolic.kl.lemmas import by_derivative, by_halves, by_sign, by_substitution
 
 __all__ = ["SPECS", "PairSpec"]
 
@@ -594,6 +594,28 @@ def _gumbel_normal() -> PairSpec:
         _gumbel_moments(p, p.variable),
         CROSS,
         (TORCH + " (whose 2018 form had πr/12 for π²r²/12)",),
+    )
+
+
+@_spec("laplace", "laplace")
+def _laplace_laplace() -> PairSpec:
+    p, q = Laplace.symbolic(1), Laplace.symbolic(2)
+    m1, b1, m2, b2 = p["loc"], p["scale"], q["loc"], q["scale"]
+    x = p.variable
+    d = sp.Abs(m1 - m2)
+    mean_abs = d + b1 * sp.exp(-d / b1)  # E_p |X - mu_2|
+    moments = _laplace_moments(p, x)
+    moments[sp.Abs(x - m2)] = by_sign(m2, m1 - m2, m1, mean_abs, sp.Abs(x - m2))
+    return PairSpec(
+        p,
+        q,
+        log(b2 / b1) + d / b2 + b1 / b2 * sp.exp(-d / b1) - 1,
+        moments,
+        CROSS,
+        (GIL, TORCH),
+        entropy=log(2 * b1) + 1,
+        notes="Laplace is not an exponential family in its location, so there is no Bregman "
+        "route; E_p|X - mu_2| is derived by cases on the sign of mu_1 - mu_2.",
     )
 
 

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sympy as sp
 
 from klproof.derivation import Check, Evaluate, Rule, Step
 from klproof.derivation.ops import unfold
-from klproof.symbolic.kl._checks import Leibniz, Memo, Restrict, Split, Substitution, Using
+from klproof.symbolic.kl._checks import (
+    Cases,
+    Leibniz,
+    Memo,
+    Restrict,
+    Split,
+    Substitution,
+    Using,
+)
 
-__all__ = ["agg", "by_derivative", "by_halves", "by_substitution"]
+__all__ = ["agg", "by_derivative", "by_halves", "by_kinks", "by_sign", "by_substitution"]
 
 
 def agg(expr: Any, lim: tuple[Any, Any, Any]) -> Any:
@@ -134,5 +143,97 @@ def by_halves(c: Any, value: Any, feature: Any) -> Any:
             ),
             Step(rhs=value, reason="evaluate each half", check=Memo(Evaluate())),
         ]
+
+    return build
+
+
+def _drop_abs(expr: Any, x: Any, lo: Any, hi: Any) -> Any:
+    """``expr`` on the interval ``(lo, hi)``: each ``|g(x)|`` replaced by ``±g(x)``.
+
+    The sign is read off at an interior point written with a positive dummy (the
+    :class:`Restrict` check then verifies the result on the whole interval).
+    """
+    s = sp.Dummy("s", positive=True)
+    if hi == sp.oo:
+        point = lo + s
+    elif lo == -sp.oo:
+        point = hi - s
+    else:
+        point = lo + (hi - lo) * s / (1 + s)
+
+    def sign_of(arg: Any) -> Any:
+        value = sp.simplify(arg.subs(x, point))
+        if value.is_positive:
+            return arg
+        if value.is_negative:
+            return -arg
+        raise ValueError(f"the sign of {arg} on ({lo}, {hi}) is not decided")
+
+    return expr.replace(lambda e: isinstance(e, sp.Abs) and e.has(x), lambda e: sign_of(e.args[0]))
+
+
+def by_kinks(points: tuple[Any, ...], value: Any, feature: Any) -> Any:
+    r"""E_p[f] over the real line split at the ordered kinks ``points``, evaluated.
+
+    Like :func:`by_halves` for several kinks: on each piece the absolute values
+    have a fixed sign (checked), so SymPy integrates exponentials times polynomials.
+    """
+
+    def build(pl: Any, lim: tuple[Any, Any, Any]) -> list[Step]:
+        x = lim[0]
+        whole = unfold(pl * feature)
+        ends = [-sp.oo, *points, sp.oo]
+        pieces = list(itertools.pairwise(ends))
+        split = sp.Add(*(sp.Integral(whole, (x, a, b)) for a, b in pieces))
+        signed = sp.Add(*(sp.Integral(_drop_abs(whole, x, a, b), (x, a, b)) for a, b in pieces))
+        where = ", ".join(f"${sp.latex(c)}$" for c in points)
+        return [
+            Step(
+                lhs=sp.Integral(pl * feature, lim),
+                rhs=split,
+                reason=f"split the line at {where}",
+                check=Memo(Split()),
+            ),
+            Step(
+                rhs=signed,
+                reason="drop the absolute values on each piece",
+                check=Memo(Restrict()),
+            ),
+            Step(rhs=value, reason="evaluate each piece", check=Memo(Evaluate())),
+        ]
+
+    return build
+
+
+def by_sign(symbol: Any, gap: Any, kink: Any, value: Any, feature: Any) -> Any:
+    r"""E_p[f] for every real ``gap`` :math:`d`, by the cases :math:`d > 0`, :math:`d < 0`, :math:`d = 0`.
+
+    ``f`` has a kink at ``symbol`` (e.g. :math:`|x - \mu_2|`) and ``p`` one at ``kink``;
+    in each case the order of the kinks is known, :func:`by_kinks` evaluates the
+    expectation, and :class:`Cases` joins the three results into ``value`` (written
+    with :math:`|d|`).
+    """
+    t = sp.Symbol("t", positive=True)
+
+    def build(pl: Any, lim: tuple[Any, Any, Any]) -> list[Step]:
+        steps: list[Step] = []
+        facts = []
+        for sign in (1, -1, 0):
+            (at,) = sp.solve(sp.Eq(gap, sign * t), symbol)
+            kinks = tuple(sorted({sp.sympify(kink), at}, key=lambda c: sp.sign(c - kink)))
+            case_value = value.subs(symbol, at)
+            case_feature = feature.subs(symbol, at)
+            chain = by_kinks(kinks, case_value, case_feature)(pl, lim)
+            steps += chain
+            facts.append(sp.Eq(chain[0].lhs, case_value, evaluate=False))
+        steps.append(
+            Step(
+                lhs=sp.Integral(pl * feature, lim),
+                rhs=value,
+                reason=f"the three cases on the sign of ${sp.latex(gap)}$ ($t = |{sp.latex(gap)}|$)",
+                check=Cases(symbol, gap, t, (facts[0], facts[1], facts[2])),
+            )
+        )
+        return steps
 
     return build

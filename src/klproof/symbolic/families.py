@@ -252,6 +252,18 @@ class Family:
         r""":math:`A(\eta) = \log Z(\eta)`."""
         return sp.expand_log(sp.log(cls.normaliser(eta)), force=False)
 
+    def normaliser_of(self, eta: tuple[Any, ...]) -> Any:
+        r""":math:`Z(\eta)` of this member's subfamily (:meth:`normaliser` by default).
+
+        Families that are exponential only for a fixed parameter whose value enters
+        :math:`Z` (Binomial's ``total_count``) override this.
+        """
+        return type(self).normaliser(eta)
+
+    def log_normaliser_of(self, eta: tuple[Any, ...]) -> Any:
+        r""":math:`A(\eta) = \log Z(\eta)` of this member's subfamily."""
+        return sp.expand_log(sp.log(self.normaliser_of(eta)), force=False)
+
     def unnormalised(self, eta: tuple[Any, ...], x: Any) -> Any:
         r""":math:`h(x)\, e^{\eta \cdot T(x)}`."""
         factors = []
@@ -599,6 +611,10 @@ class Binomial(Family):
 
     def base_measure(self, x: Any) -> Any:  # noqa: D102
         return sp.binomial(self["total_count"], x)
+
+    def normaliser_of(self, eta: tuple[Any, ...]) -> Any:
+        r""":math:`Z(\eta) = (1 + e^{\eta})^n` for the fixed ``total_count`` :math:`n`."""
+        return (1 + sp.exp(eta[0])) ** self["total_count"]
 
 
 class Geometric(Family):

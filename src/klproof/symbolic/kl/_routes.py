@@ -257,7 +257,7 @@ def bregman_route(
     lim = p.limits(x)
     eta = fam.eta_symbols()
     eta_p, eta_q = p.natural(), q.natural()
-    z_eta = fam.normaliser(eta)
+    z_eta = p.normaliser_of(eta)
     unnorm = p.unnormalised(eta, x)
     z_int = agg(unnorm, lim)
     steps: list[Step] = []
@@ -317,12 +317,12 @@ def bregman_route(
     kl = KL(pl, ql, lim)
     z_p = z_eta.subs(dict(subs))
     a = sp.Symbol("A")
-    a_p = Labelled(sp.Symbol(r"A(\eta_p)"), fam.log_normaliser(eta_p))
-    a_q = Labelled(sp.Symbol(r"A(\eta_q)"), fam.log_normaliser(eta_q))
+    a_p = Labelled(sp.Symbol(r"A(\eta_p)"), p.log_normaliser_of(eta_p))
+    a_q = Labelled(sp.Symbol(r"A(\eta_q)"), q.log_normaliser_of(eta_q))
     grads = [
         Labelled(
             sp.Symbol(rf"\partial_{{{i + 1}}} A(\eta_p)"),
-            sp.diff(fam.log_normaliser(eta), e).subs(dict(subs)),
+            sp.diff(p.log_normaliser_of(eta), e).subs(dict(subs)),
         )
         for i, e in enumerate(eta)
     ]

@@ -5,7 +5,13 @@ Run with ``nox -s bench`` (installs ``.``, mpmath and ``torch==2.13.0``) or dire
     python bench/run.py [--sizes 1e6 1e7] [--repeats 5] [--only normal categorical]
 
 A full run writes ``docs/benchmarks/results.md`` (``--no-markdown`` to skip; a run
-restricted with ``--only`` never writes it).
+restricted with ``--only`` never writes it) and ``docs/benchmarks/results.json``, the
+machine-readable results from which the docs draw their plots (``--no-json`` to skip).
+Every run updates the JSON file section by section: a restricted run replaces only the
+rows it measured and keeps the rest, each section records when and where it was measured.
+
+``--curve-only`` is the fast mode (a few minutes): only the near-diagonal error curve
+(section 5) for Normal, Gamma, Beta and Categorical, written to the JSON file.
 
 Sections
 --------
@@ -23,12 +29,20 @@ Sections
 4. Accuracy near the diagonal (relative parameter differences 1e-4 and 1e-8): max
    relative error against 50-digit mpmath references (tests/numeric/references.py) and
    the number of negative results, for klproof, naive NumPy, PyTorch and SciPy.
+5. Error curve near the diagonal: the same measurement at relative parameter
+   differences 1e-1, 1e-2, ..., 1e-14 for Normal, Gamma, Beta and Categorical.
+6. klproof's max relative error in every accuracy region of tests/numeric/cases.py.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import inspect
+import json
+import math
+import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -43,9 +57,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "numeric"))
 try:
-    import klproof  # noqa: F401
+    import klproof
 except ImportError:  # running from a checkout without installing
     sys.path.insert(0, str(ROOT / "src"))
+    import klproof
 
 from scipy import special as sp
 
@@ -606,45 +621,81 @@ def validation_cost(n: int) -> list[tuple[str, float, float]]:
 
 
 def accuracy(regions: tuple[str, ...] = ("near-1e-4", "near-1e-8")) -> list[dict[str, Any]]:
-    from accuracy import evaluate
     from cases import cases
 
     rows = []
-    impls: dict[str, Callable[[Any, Any], Any]] = {"ours": kn.kl_divergence}
     for did in sorted(NAIVE):
         for region in regions:
             rng = np.random.default_rng(99)
             items = cases(did, region, rng, 40)
-            if not items:
-                continue
-            row: dict[str, Any] = {"pair": did, "region": region}
-            todo = dict(impls)
-            todo["naive"] = NAIVE[did]
-            if HAVE_TORCH:
-                todo["torch"] = torch_kl
-            for name, f in SCIPY.get(did, {}).items():
-                todo[f"scipy.{name}"] = f
-            ours_vals, refs = evaluate(did, items)
-            row["ours"] = _summary(ours_vals, refs)
-            for name, fn in todo.items():
-                if name == "ours":
-                    continue
-                try:
-                    with np.errstate(all="ignore"):
-                        vals, _ = _eval_only(did, items, fn)
-                except NotImplementedError:
-                    row[name] = None
-                    continue
-                row[name] = _summary(vals, refs)
-            rows.append(row)
-            print(
-                f"accuracy {did:42s} {region:10s} "
-                + " ".join(
-                    f"{k}={_fmt_acc(v)}" for k, v in row.items() if k not in ("pair", "region")
-                ),
-                flush=True,
-            )
+            if items:
+                rows.append(_accuracy_row(did, region, items))
     return rows
+
+
+#: The pairs and relative parameter differences of the near-diagonal error curve.
+CURVE_PAIRS = (
+    "kl/normal/normal",
+    "kl/gamma/gamma",
+    "kl/beta/beta",
+    "kl/categorical/categorical",
+)
+CURVE_DIFFS = tuple(10.0**-k for k in range(1, 15))
+
+
+def accuracy_curve(
+    pairs: tuple[str, ...] = CURVE_PAIRS, diffs: tuple[float, ...] = CURVE_DIFFS, n: int = 40
+) -> list[dict[str, Any]]:
+    """Accuracy rows at each relative parameter difference (cases as tests/numeric/cases.py).
+
+    Every parameter of ``q`` differs from the matching parameter of ``p`` by a random
+    relative amount between ``eps/2`` and ``eps`` (the ``near-<eps>`` regions).
+    """
+    from cases import SPECS, _near_q
+
+    rows = []
+    for did in pairs:
+        spec = SPECS[did]
+        for eps in diffs:
+            rng = np.random.default_rng(99)
+            items = []
+            for _ in range(n):
+                p = spec.gen_p(rng)
+                items.append((p, _near_q(spec, p, eps, rng)))
+            rows.append(_accuracy_row(did, f"near-{eps:.0e}", items, rel_diff=eps))
+    return rows
+
+
+def _accuracy_row(
+    did: str, region: str, items: list[Any], rel_diff: float | None = None
+) -> dict[str, Any]:
+    """Max relative error, negatives and NaNs of every implementation on ``items``."""
+    from accuracy import evaluate
+
+    if rel_diff is None and region.startswith("near-"):
+        rel_diff = float(region.split("-", 1)[1])
+    row: dict[str, Any] = {"pair": did, "region": region, "rel_diff": rel_diff, "n": len(items)}
+    todo: dict[str, Callable[[Any, Any], Any]] = {"naive": NAIVE[did]}
+    if HAVE_TORCH:
+        todo["torch"] = torch_kl
+    for name, f in SCIPY.get(did, {}).items():
+        todo[f"scipy.{name}"] = f
+    ours_vals, refs = evaluate(did, items)
+    row["ours"] = _summary(ours_vals, refs)
+    for name, fn in todo.items():
+        try:
+            with np.errstate(all="ignore"):
+                vals, _ = _eval_only(did, items, fn)
+        except NotImplementedError:
+            row[name] = None
+            continue
+        row[name] = _summary(vals, refs)
+    print(
+        f"accuracy {did:42s} {region:10s} "
+        + " ".join(f"{k}={_fmt_acc(row[k])}" for k in ("ours", *todo) if k in row),
+        flush=True,
+    )
+    return row
 
 
 def _summary(vals: A, refs: list[Any]) -> tuple[float, int, int]:
@@ -806,6 +857,200 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+# -- JSON ----------------------------------------------------------------------------------
+
+#: Version of the layout of results.json (docs/figures/benchmarks.py reads it).
+JSON_SCHEMA = 1
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def metadata() -> dict[str, Any]:
+    """When, where and with what the numbers were measured."""
+    import mpmath
+    import scipy
+
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python", "bench/run.py", *sys.argv[1:]]),
+        "machine": {
+            "cpu": _cpu_model(),
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "load_average_1min": round(os.getloadavg()[0], 2),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "klproof": klproof.__version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "torch": torch.__version__ if HAVE_TORCH else None,
+            "mpmath": mpmath.__version__,
+        },
+        "settings": {
+            "dtype": "float64",
+            "threads": 1,
+            "klproof": "validate=False",
+            "torch": "CPU, validate_args=False, no_grad" if HAVE_TORCH else None,
+        },
+    }
+
+
+def _number(x: float | None) -> float | None:
+    """A JSON number: inf and NaN become null (their counts are recorded beside)."""
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _acc_json(v: tuple[float, int, int] | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    err, neg, nan = v
+    return {
+        "max_rel_err": _number(err),
+        "finite": bool(math.isfinite(err)),
+        "negatives": neg,
+        "nans": nan,
+    }
+
+
+def _impl_names(row: dict[str, Any]) -> list[str]:
+    return [k for k in row if k == "ours" or k in ("naive", "torch") or k.startswith("scipy.")]
+
+
+def speed_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        seconds = {"ours": r["ours"], "naive": r["naive"], "torch": r["torch"], "floor": r["floor"]}
+        seconds.update({f"scipy.{k}": v for k, v in r["scipy"].items()})
+
+        def ratio(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else a / b
+
+        out.append(
+            {
+                "pair": r["pair"],
+                "N": r["N"],
+                "out_size": int(r["out_size"]),
+                "seconds": seconds,
+                "ns_per_element": {
+                    k: None if v is None else 1e9 * v / r["N"] for k, v in seconds.items()
+                },
+                "ratios": {
+                    "torch/ours": ratio(r["torch"], r["ours"]),
+                    "naive/ours": ratio(r["naive"], r["ours"]),
+                    "ours/floor": ratio(r["ours"], r["floor"]),
+                },
+                "peak_memory_over_output": {"ours": r["mem_ours"], "naive": r["mem_naive"]},
+            }
+        )
+    return out
+
+
+def validation_json(val: list[tuple[str, float, float]], n: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "pair": did,
+            "N": n,
+            "seconds_validate": on,
+            "seconds_no_validate": off,
+            "overhead": on / off - 1,
+        }
+        for did, on, off in val
+    ]
+
+
+def accuracy_json(acc: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "pair": r["pair"],
+            "region": r["region"],
+            "rel_diff": r["rel_diff"],
+            "n": r["n"],
+            "results": {k: _acc_json(r[k]) for k in _impl_names(r)},
+        }
+        for r in acc
+    ]
+
+
+def regions_json(rows: list[tuple[str, str, int, float, int, int]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "pair": did,
+            "region": region,
+            "n": n,
+            "max_rel_err": _number(err),
+            "finite": bool(math.isfinite(err)),
+            "negatives": neg,
+            "nans": nan,
+        }
+        for did, region, n, err, neg, nan in rows
+    ]
+
+
+#: What each section of results.json holds (written into the file for readers).
+SECTION_NOTES = {
+    "import": "seconds of `import numpy` and of `import klproof` (median of 7 interpreters)",
+    "speed": (
+        "median seconds per call (contenders interleaved); N counts scalar parameters; "
+        "ratios > 1 in torch/ours and naive/ours mean klproof is faster; the floor is one "
+        "streaming read of every input byte plus one write of the output; peak memory is "
+        "the peak NumPy allocation during the call over the size of the output array"
+    ),
+    "validation": "construction of both distributions plus the KL, validate=True vs False",
+    "accuracy": (
+        "max relative error against 50-digit mpmath references over n random cases whose "
+        "parameters differ by rel_diff (tests/numeric/cases.py); negatives and NaNs counted; "
+        "max_rel_err is null when a result was inf or NaN where the KL is finite"
+    ),
+    "curve": "as accuracy, at relative parameter differences 1e-1 ... 1e-14",
+    "regions": "klproof's max relative error in every region of tests/numeric/cases.py",
+}
+
+
+def write_json(path: Path, sections: dict[str, Any], only: list[str]) -> None:
+    """Update ``path`` with the measured ``sections`` (others are kept as they were).
+
+    A section of a run restricted with ``--only`` replaces just the rows of the pairs
+    it measured.
+    """
+    data: dict[str, Any] = {}
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("schema") != JSON_SCHEMA:
+            data = {}
+    data["schema"] = JSON_SCHEMA
+    data["about"] = (
+        "klproof benchmark results, written by bench/run.py (nox -s bench); the docs "
+        "draw their accuracy and speed plots from this file"
+    )
+    old = data.get("sections", {})
+    meta = metadata()
+    for name, value in sections.items():
+        entry = {"note": SECTION_NOTES[name], "meta": meta, "data": value}
+        previous = old.get(name)
+        if only and isinstance(value, list) and previous is not None:
+            measured = {row["pair"] for row in value}
+            kept = [row for row in previous["data"] if row["pair"] not in measured]
+            entry["data"] = sorted(
+                kept + value,
+                key=lambda row: (row["pair"], row.get("N", 0), row.get("rel_diff") or 0),
+            )
+            entry["meta"] = {**meta, "pairs_updated": sorted(measured)}
+        old[name] = entry
+    data["sections"] = {k: old[k] for k in SECTION_NOTES if k in old}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    print(f"wrote {path} ({', '.join(sections)})")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", nargs="*", type=float, default=[1e6, 1e7])
@@ -820,16 +1065,39 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--no-markdown", action="store_true", help="print only")
     ap.add_argument(
+        "--json",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks" / "results.json",
+        help="machine-readable results, updated section by section (the docs plot them)",
+    )
+    ap.add_argument("--no-json", action="store_true", help="do not update the JSON file")
+    ap.add_argument(
         "--regions-only", action="store_true", help="only the per-region accuracy table"
     )
+    ap.add_argument(
+        "--curve-only",
+        action="store_true",
+        help="fast mode: only the near-diagonal error curve (Normal, Gamma, Beta, Categorical)",
+    )
     args = ap.parse_args(argv)
-    if args.no_markdown or args.only:  # a partial run must not overwrite the full table
-        args.markdown = None
+    if args.no_markdown or args.only or args.skip_accuracy or args.curve_only:
+        args.markdown = None  # a partial run must not overwrite the full table
+    if args.no_json:
+        args.json = None
+    if args.curve_only:
+        pairs = tuple(d for d in CURVE_PAIRS if not args.only or any(o in d for o in args.only))
+        curve = accuracy_curve(pairs)
+        if args.json:
+            write_json(args.json, {"curve": accuracy_json(curve)}, args.only)
+        return 0
     if args.regions_only:
-        text = regions_markdown(regions_table())
+        region_rows = regions_table()
+        text = regions_markdown(region_rows)
         print(text)
         if args.markdown:
             args.markdown.write_text(text, encoding="utf-8")
+        if args.json:
+            write_json(args.json, {"regions": regions_json(region_rows)}, args.only)
         return 0
     if not HAVE_TORCH:
         print("torch not installed: PyTorch columns are skipped (nox -s bench installs it)")
@@ -840,9 +1108,26 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     rows = speed([int(s) for s in args.sizes], args.repeats, args.only)
-    val = validation_cost(int(max(args.sizes)))
-    acc = [] if args.skip_accuracy else accuracy()
-    regions = "" if args.skip_accuracy else regions_markdown(regions_table())
+    n_val = int(max(args.sizes))
+    val = validation_cost(n_val)
+    sections: dict[str, Any] = {
+        "import": {"numpy": imp[0], "klproof": imp[1]},
+        "speed": speed_json(rows),
+        "validation": validation_json(val, n_val),
+    }
+    acc: list[dict[str, Any]] = []
+    regions = ""
+    if not args.skip_accuracy:
+        acc = accuracy()
+        sections["accuracy"] = accuracy_json(acc)
+        if not args.only:
+            curve_rows = accuracy_curve()
+            sections["curve"] = accuracy_json(curve_rows)
+            region_rows = regions_table()
+            sections["regions"] = regions_json(region_rows)
+            regions = regions_markdown(region_rows)
+    if args.json:
+        write_json(args.json, sections, args.only)
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
         args.markdown.write_text(markdown(imp, rows, val, acc) + "\n" + regions, encoding="utf-8")

@@ -24,6 +24,32 @@ def _verify_one(name: str) -> dict[str, Any]:
     return registry.get(name).verify().to_dict()
 
 
+def _verify_group(names: Sequence[str]) -> list[dict[str, Any]]:
+    return [_verify_one(name) for name in names]
+
+
+def _group_key(name: str) -> str:
+    """Derivations likely to share cited results and memoised lemmas share a key.
+
+    ``kl/<p>/...`` and ``entropy/<p>`` reuse the lemmas of family ``p``; the other
+    derivations are grouped by their first path component (``elbo``, ``mle``, ...).
+    Verifying a group in one process verifies each shared piece once.
+    """
+    parts = name.split("/")
+    if parts[0] == "kl" and len(parts) > 1:
+        return parts[1]
+    if parts[0] == "entropy" and len(parts) > 1:
+        return parts[1]
+    return parts[0]
+
+
+def _groups(names: Sequence[str]) -> list[list[str]]:
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(_group_key(name), []).append(name)
+    return sorted(groups.values(), key=len, reverse=True)
+
+
 def _resolve(names: Sequence[str]) -> list[str]:
     from klproof.symbolic import registry
 
@@ -80,11 +106,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
             results[name] = _verify_one(name)
             report(i, results[name])
     else:
+        # Groups of related derivations, largest first, so that each worker verifies
+        # a cited derivation or a shared lemma once (its cache is per process).
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = {pool.submit(_verify_one, n): n for n in names}
-            for i, future in enumerate(as_completed(futures), 1):
-                results[futures[future]] = future.result()
-                report(i, results[futures[future]])
+            futures = [pool.submit(_verify_group, group) for group in _groups(names)]
+            done = 0
+            for future in as_completed(futures):
+                for result in future.result():
+                    done += 1
+                    results[result["name"]] = result
+                    report(done, result)
     ordered = [results[n] for n in names]
     wall = time.perf_counter() - start
     if args.format == "json":

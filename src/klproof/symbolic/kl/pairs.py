@@ -15,6 +15,7 @@ from klproof.symbolic.kl import _routes as routes
 from klproof.symbolic.kl import discrete as _discrete  # noqa: F401 - registers its specs
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec
 from klproof.symbolic.kl.expansion import EXPANDABLE, expansion_derivation
+from klproof.symbolic.kl.forms import FORMS
 from klproof.symbolic.registry import get, register
 
 #: A custom route: ``builder(name, spec, title=..., references=...) -> Derivation``, for
@@ -51,6 +52,9 @@ class KLPair:
         Where the formula is published (checked here, not copied).
     notes
         Remarks (e.g. why a route is missing).
+    form
+        ``""`` for the families' default parameters, else the parametrisation of this
+        entry (``"logits"``: id ``kl/bernoulli-logits/bernoulli-logits``).
     """
 
     id: str
@@ -64,13 +68,14 @@ class KLPair:
     conditions: tuple[Any, ...]
     sources: tuple[str, ...]
     notes: str = ""
+    form: str = ""
 
     def derivation(self) -> Derivation:
         """The pair's derivation (cites every route)."""
         return get(self.id)
 
     def route_derivations(self) -> list[Derivation]:
-        """The route derivations, in the order of :attr:`routes`."""
+        """The route derivations, in the order of ``routes``."""
         return [get(name) for name in self.routes]
 
     def evaluate(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> Any:
@@ -105,8 +110,20 @@ def _pair_id(p: str, q: str) -> str:
     return f"kl/{p}/{q}"
 
 
+def _split(name: str) -> tuple[str, str]:
+    """``"bernoulli-logits"`` -> ``("bernoulli", "logits")``; no form -> ``""``."""
+    fam, _, form = name.partition("-")
+    return fam, form
+
+
+#: Keys of the pairs in a second parametrisation: ``("bernoulli-logits", ...)``.
+_FORM_KEYS = {(f"{p}-{f}", f"{q}-{f}"): (p, q, f) for p, q, f in FORMS}
+
+
 @cache
 def _spec(p: str, q: str) -> PairSpec:
+    if (p, q) in _FORM_KEYS:
+        return FORMS[_FORM_KEYS[(p, q)]]()
     return SPECS[(p, q)]()
 
 
@@ -117,30 +134,45 @@ def _params(f: Family) -> dict[str, Any]:
 @cache
 def _make_pair(p: str, q: str) -> KLPair:
     s = _spec(p, q)
+    p_params, q_params = s.extra.get("params") or (_params(s.p), _params(s.q))
     return KLPair(
         id=_pair_id(p, q),
-        p=p,
-        q=q,
+        p=_split(p)[0],
+        q=_split(q)[0],
         routes=tuple(f"{_pair_id(p, q)}/{r}" for r in s.routes),
         expression=s.closed,
-        p_params=_params(s.p),
-        q_params=_params(s.q),
+        p_params=p_params,
+        q_params=q_params,
         finite_when=s.finite_when,
         conditions=tuple(
             c for c in (s.conditions or routes.conditions_of(s.p, s.q)) if not c.has(s.p.variable)
         ),
         sources=s.sources,
         notes=s.notes,
+        form=_split(p)[1],
     )
 
 
-def pairs() -> list[KLPair]:
-    """Every registered pair, sorted by id."""
-    return sorted((_make_pair(p, q) for p, q in SPECS), key=lambda pr: pr.id)
+def pairs(*, forms: bool = False) -> list[KLPair]:
+    """Every registered pair, sorted by id.
+
+    Parameters
+    ----------
+    forms
+        Also list the pairs in a second parametrisation (``kl/bernoulli-logits/...``);
+        by default only the families' default parameters (one entry per numeric kernel).
+    """
+    keys = [*SPECS, *(_FORM_KEYS if forms else ())]
+    return sorted((_make_pair(p, q) for p, q in keys), key=lambda pr: pr.id)
 
 
-def get_pair(p: str | type[Family] | Family, q: str | type[Family] | Family) -> KLPair:
+def get_pair(
+    p: str | type[Family] | Family, q: str | type[Family] | Family, *, form: str = ""
+) -> KLPair:
     """The registered pair for families ``p`` and ``q`` (names, classes or instances).
+
+    ``form`` picks a second parametrisation (``get_pair("bernoulli", "bernoulli",
+    form="logits")``, also reachable as ``get_pair("bernoulli-logits", "bernoulli-logits")``).
 
     Raises
     ------
@@ -148,7 +180,9 @@ def get_pair(p: str | type[Family] | Family, q: str | type[Family] | Family) -> 
         Naming both families and listing the registered pairs for ``p``'s family.
     """
     pn, qn = _name(p), _name(q)
-    if (pn, qn) not in SPECS:
+    if form:
+        pn, qn = f"{pn}-{form}", f"{qn}-{form}"
+    if (pn, qn) not in SPECS and (pn, qn) not in _FORM_KEYS:
         raise UnregisteredPairError(pn, qn)
     return _make_pair(pn, qn)
 
@@ -230,7 +264,7 @@ def _pair_factory(p: str, q: str) -> Callable[[], Derivation]:
         )
         return Derivation(
             name=pair.id,
-            title=f"KL({s.p.title} ‖ {s.q.title})",
+            title=s.extra.get("title") or f"KL({s.p.title} ‖ {s.q.title})",
             steps=steps,
             symbols=s.extra.get("symbols") or routes.symbols_of(s.p, s.q),
             conditions=pair.conditions,
@@ -248,7 +282,7 @@ _route_factory_registered: dict[str, Callable[[], Derivation]] = {}
 
 
 def _register_all() -> None:
-    for p, q in SPECS:
+    for p, q in [*SPECS, *_FORM_KEYS]:
         for route in _spec_routes(p, q):
             name = f"{_pair_id(p, q)}/{route}"
             _route_factory_registered[name] = register(name)(_route_factory(p, q, route))

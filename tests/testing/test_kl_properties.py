@@ -223,7 +223,7 @@ def _first(p: dict[str, np.ndarray], q: dict[str, np.ndarray], mask: np.ndarray)
 
 
 def _pairs_test(pid: str) -> Any:
-    @given(kst.kl_pairs(pid, batch_size=_batch()))
+    @given(kst.kl_pairs(pid, batch_size=_batch(), k=pair_reference(pid).event_size))
     def test(pq: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> None:
         _check_batch(pid, *pq)
 
@@ -245,7 +245,9 @@ def test_numeric_matches_derivation_float32(pid: str) -> None:
     """float32 in, float32 out, within 1e-6 of the derivation (float32 hard regions)."""
 
     @_secondary()
-    @given(kst.kl_pairs(pid, batch_size=_batch(), dtype=np.float32))
+    @given(
+        kst.kl_pairs(pid, batch_size=_batch(), dtype=np.float32, k=pair_reference(pid).event_size)
+    )
     def test(pq: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> None:
         _check_batch(pid, *pq, dtype=np.float32)
 

@@ -38,6 +38,7 @@ __all__ = [
     "Bernoulli",
     "Beta",
     "Binomial",
+    "Categorical",
     "Exponential",
     "Family",
     "Gamma",
@@ -675,6 +676,90 @@ class Poisson(Family):
         return sp.exp(sp.exp(eta[0]))
 
 
+class Categorical(Family):
+    r"""Categorical on :math:`\{0, \dots, K-1\}`: ``probs`` :math:`(p_1, \dots, p_K)`.
+
+    The mass function is :math:`p(k) = \prod_i p_i^{\delta_{k, i-1}}`. ``probs`` is a
+    vector of positive entries summing to 1 (the sum is a hypothesis of the derivations,
+    :meth:`normalisation`); ``Categorical(logits=l)`` is ``probs = softmax(l)``.
+    Exponential family: natural parameters :math:`\eta_i = \log p_i` (the logits, up to a
+    common shift), statistics :math:`T_i(k) = \delta_{k, i-1}`,
+    :math:`A(\eta) = \log \sum_i e^{\eta_i}`.
+    """
+
+    name = "categorical"
+    title = "Categorical"
+    params = (Param("probs", "p", "unit"),)
+    discrete = True
+    support_kind = "custom"
+    exponential = True
+
+    def __init__(self, probs: Any = None, logits: Any = None) -> None:
+        if (probs is None) == (logits is None):
+            raise TypeError("Categorical: give exactly one of probs and logits")
+        if logits is not None:
+            ls = [sp.sympify(v) for v in logits]
+            for v in ls:
+                if v.is_real is False:
+                    raise ValueError(f"Categorical: logits must be real (got {v})")
+            total = sp.Add(*(sp.exp(v) for v in ls))
+            probs = [sp.exp(v) / total for v in ls]
+        self.values = {"probs": sp.Tuple(*(sp.sympify(v) for v in probs))}
+        self.check()
+
+    def check(self) -> None:  # noqa: D102
+        ps = self["probs"]
+        if len(ps) < 2:
+            raise ValueError(f"Categorical: probs needs at least 2 entries (got {len(ps)})")
+        for v in ps:
+            if _violates(v, "unit"):
+                raise ValueError(f"Categorical: probs must be in (0, 1) (got {sp.sstr(v)})")
+        if sp.simplify(sp.Add(*ps) - 1).is_zero is False:
+            raise ValueError(f"Categorical: probs must sum to 1 (got {sp.sstr(sp.Add(*ps))})")
+
+    @classmethod
+    def symbolic(cls, index: int | str = "", K: int = 3) -> Self:  # noqa: N803 - the usual K
+        """``K`` positive symbols ``p_1 … p_K`` (``q_1 …`` for index 2).
+
+        That they sum to 1 is the hypothesis :meth:`normalisation`, stated by the
+        derivations that use it.
+        """
+        names: dict[int | str, str] = {"": "p", 1: "p", 2: "q"}
+        base = names.get(index, f"p{index}")
+        return cls(probs=[sp.Symbol(f"{base}_{i + 1}", positive=True) for i in range(K)])
+
+    @property
+    def K(self) -> int:  # noqa: N802 - the usual name
+        """The number of categories."""
+        return len(self["probs"])
+
+    def support(self) -> tuple[Any, Any]:  # noqa: D102
+        return (sp.Integer(0), sp.Integer(self.K - 1))
+
+    def conditions(self) -> tuple[Any, ...]:  # noqa: D102
+        return ()
+
+    def normalisation(self) -> Any:
+        r"""The hypothesis :math:`\sum_i p_i = 1` (an ``Eq``, unevaluated)."""
+        return sp.Eq(sp.Add(*self["probs"]), 1, evaluate=False)
+
+    def pdf(self, x: Any) -> Any:  # noqa: D102
+        return sp.Mul(*(p ** sp.KroneckerDelta(x, i) for i, p in enumerate(self["probs"])))
+
+    def natural(self) -> tuple[Any, ...]:  # noqa: D102
+        return tuple(sp.log(p) for p in self["probs"])
+
+    def statistics(self, x: Any) -> tuple[Any, ...]:  # noqa: D102
+        return tuple(sp.KroneckerDelta(x, i) for i in range(self.K))
+
+    def base_measure(self, x: Any) -> Any:  # noqa: D102
+        return sp.Integer(1)
+
+    @classmethod
+    def normaliser(cls, eta: tuple[Any, ...]) -> Any:  # noqa: D102
+        return sp.Add(*(sp.exp(e) for e in eta))
+
+
 FAMILIES: dict[str, type[Family]] = {
     cls.name: cls
     for cls in (
@@ -693,6 +778,7 @@ FAMILIES: dict[str, type[Family]] = {
         Binomial,
         Geometric,
         Poisson,
+        Categorical,
     )
 }
 

@@ -329,7 +329,9 @@ def check_kl(
         for relation in relations:
             case = f"{region}/{relation}"
             with np.errstate(all="ignore"):
-                p, q = F.draw_pair(pn, src, n, region=region, relation=relation, dtype=dt)
+                p, q = F.draw_pair(
+                    pn, src, n, region=region, relation=relation, dtype=dt, k=ref.event_size or 3
+                )
             p, q = ref.restrict(p, q)
             refs = [to_float(ref.evaluate(_element(p, i), _element(q, i)), dt) for i in range(n)]
             values = _call_all(call, p, q, n, vectorized, acc)

@@ -55,15 +55,20 @@ class PairReference:
         The pair's derivation id, ``kl/<p>/<q>``.
     same_family : bool
         Whether ``p`` and ``q`` are of one family (then KL(p, p) = 0 needs no evaluation).
-    sources : tuple of (str, str)
+    sources : tuple of (str, str, int or None)
         For each argument of the closed form (one per distinct symbol), the side
-        (``"p"`` or ``"q"``) and parameter name it is read from. A symbol shared by both
-        sides (Weibull's common concentration) is read from ``p``.
+        (``"p"`` or ``"q"``), the parameter name it is read from and, for an entry of a
+        vector parameter (Categorical ``probs``, Dirichlet ``concentration``), its index
+        on the last axis. A symbol shared by both sides (Weibull's common concentration)
+        is read from ``p``.
     fixed : tuple of (str, str, float)
         Parameters the derivation fixes to a number (``kl/beta/uniform`` is derived for
         ``Uniform(0, 1)``): side, name, value.
     shared : tuple of str
         Parameter names that ``p`` and ``q`` share (one symbol on both sides).
+    event_size : int or None
+        The length ``K`` of the vector parameters the derivation is for (``None`` for
+        scalar families): parameters must be drawn with ``k = event_size``.
     function : callable
         The closed form, lambdified to mpmath.
     finite : callable
@@ -73,9 +78,10 @@ class PairReference:
 
     id: str
     same_family: bool
-    sources: tuple[tuple[str, str], ...]
+    sources: tuple[tuple[str, str, int | None], ...]
     fixed: tuple[tuple[str, str, float], ...]
     shared: tuple[str, ...]
+    event_size: int | None
     function: Callable[..., Any]
     finite: Callable[..., bool]
     finite_numpy: Callable[..., Any]
@@ -84,14 +90,33 @@ class PairReference:
         self, p: Mapping[str, NDArray[Any]], q: Mapping[str, NDArray[Any]]
     ) -> NDArray[np.bool_]:
         """Vectorised :attr:`finite` over batches (float comparisons are exact)."""
-        args = [_array(p if side == "p" else q, name) for side, name in self.sources]
+        self._check_size(p, q)
+        args = [_array(p if side == "p" else q, name, i) for side, name, i in self.sources]
         n = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
         with np.errstate(all="ignore"):
             return np.broadcast_to(np.asarray(self.finite_numpy(*args), dtype=bool), n)
 
     def args(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> list[Any]:
-        """The mpmath arguments from parameter dicts (``logits`` become ``probs``)."""
-        return [_value(p if side == "p" else q, name) for side, name in self.sources]
+        """The mpmath arguments from parameter dicts (``logits`` become ``probs``).
+
+        A probability vector is normalised (at the working precision) as the numeric
+        Categorical normalises it; logits give its softmax.
+        """
+        self._check_size(p, q)
+        return [_value(p if side == "p" else q, name, i) for side, name, i in self.sources]
+
+    def _check_size(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> None:
+        if self.event_size is None:
+            return
+        for d in (p, q):
+            for v in d.values():
+                k = np.shape(v)[-1] if np.ndim(v) else None
+                if k != self.event_size:
+                    raise ValueError(
+                        f"{self.id}: the derivation is for vectors of length "
+                        f"{self.event_size}; got shape {np.shape(v)} (draw with "
+                        f"k={self.event_size})"
+                    )
 
     def restrict(
         self, p: Mapping[str, NDArray[Any]], q: Mapping[str, NDArray[Any]]
@@ -130,7 +155,7 @@ class PairReference:
                     if abs(a) < _NEGLIGIBLE and abs(b) < _NEGLIGIBLE:
                         if dps >= ZERO_DPS + 2 * mags_max:
                             return mp.mpf(0)  # rounds to 0 in every float format
-                        if self.same_family and p == q:
+                        if self.same_family and _same_params(p, q):
                             return mp.mpf(0)  # KL(p, p) = 0 by definition
                         dps = max(dps, ZERO_DPS + 2 * mags_max) // 2  # doubled below
                     elif abs(a - b) <= abs(b) * mp.mpf(10) ** (-AGREE_DIGITS):
@@ -143,6 +168,11 @@ class PairReference:
                     f"{self.id}: the reference did not converge at {MAX_DPS} digits "
                     f"for p={dict(p)!r}, q={dict(q)!r}"
                 )
+
+
+def _same_params(p: Mapping[str, Any], q: Mapping[str, Any]) -> bool:
+    """Whether two parameter dicts are equal (vector parameters compared entrywise)."""
+    return p.keys() == q.keys() and all(np.array_equal(p[k], q[k]) for k in p)
 
 
 def _digits(v: Any, *, logit: bool = False) -> float:
@@ -160,7 +190,17 @@ def _digits(v: Any, *, logit: bool = False) -> float:
     return float(max(abs(math.log10(float(a.max()))), abs(math.log10(float(a.min())))))
 
 
-def _array(d: Mapping[str, Any], name: str) -> NDArray[np.float64]:
+def _array(d: Mapping[str, Any], name: str, index: int | None = None) -> NDArray[np.float64]:
+    if index is not None:
+        with np.errstate(all="ignore"):
+            if name == "probs" and "probs" not in d and "logits" in d:
+                lg = np.asarray(d["logits"], dtype=np.float64)
+                w = np.exp(lg - lg.max(-1, keepdims=True))
+            elif name == "probs":
+                w = np.asarray(d["probs"], dtype=np.float64)
+            else:
+                return np.asarray(np.asarray(d[name], dtype=np.float64)[..., index])
+            return np.asarray(w[..., index] / w.sum(-1), dtype=np.float64)
     if name == "probs" and "probs" not in d and "logits" in d:
         with np.errstate(over="ignore"):
             lg = np.asarray(d["logits"], dtype=np.float64)
@@ -168,7 +208,17 @@ def _array(d: Mapping[str, Any], name: str) -> NDArray[np.float64]:
     return np.asarray(d[name], dtype=np.float64)
 
 
-def _value(d: Mapping[str, Any], name: str) -> Any:
+def _value(d: Mapping[str, Any], name: str, index: int | None = None) -> Any:
+    if index is not None:
+        if name == "probs" and "probs" not in d and "logits" in d:
+            lg = [_mpf(v) for v in np.asarray(d["logits"]).reshape(-1)]
+            top = max(lg)
+            w = [mp.exp(v - top) for v in lg]
+        elif name == "probs":
+            w = [_mpf(v) for v in np.asarray(d["probs"]).reshape(-1)]
+        else:
+            return _mpf(np.asarray(d[name]).reshape(-1)[index])
+        return w[index] / mp.fsum(w)
     if name == "probs" and "probs" not in d and "logits" in d:
         return _probs_from_logits(d["logits"])
     return _mpf(d[name])
@@ -191,23 +241,31 @@ def pair_reference(pair_id: str) -> PairReference:
     _, pn, qn = pair_id.split("/")
     pair = get_pair(pn, qn)
     args: list[Any] = []
-    sources: list[tuple[str, str]] = []
+    sources: list[tuple[str, str, int | None]] = []
     fixed: list[tuple[str, str, float]] = []
+    event_size: int | None = None
     for side, params in (("p", pair.p_params), ("q", pair.q_params)):
         for name, value in params.items():
-            if not isinstance(value, sp.Symbol):
+            if isinstance(value, sp.Tuple):  # a vector parameter: one symbol per entry
+                event_size = len(value)
+                for i, entry in enumerate(value):
+                    if not isinstance(entry, sp.Symbol):
+                        raise TypeError(f"{pair.id}: entry {i} of {name} is not a symbol")
+                    if entry not in args:
+                        args.append(entry)
+                        sources.append((side, name, i))
+            elif not isinstance(value, sp.Symbol):
                 fixed.append((side, name, float(value)))
             elif value not in args:
                 args.append(value)
-                sources.append((side, name))
+                sources.append((side, name, None))
     shared = tuple(
         n
         for n, v in pair.q_params.items()
         if isinstance(v, sp.Symbol) and pair.p_params.get(n) == v
     )
     fn = sp.lambdify(args, pair.expression, modules="mpmath")
-    pf = family_class(pn)(**pair.p_params)
-    qf = family_class(qn)(**pair.q_params)
+    pf, qf = _families(pair, family_class)
     # support containment with plain real symbols: under the closed form's sign
     # assumptions (e.g. a positive ``low``) SymPy would decide it as True at once
     plain = {s: sp.Dummy(s.name, real=True) for s in args}
@@ -235,7 +293,23 @@ def pair_reference(pair_id: str) -> PairReference:
         return True
 
     return PairReference(
-        pair.id, pn == qn, tuple(sources), tuple(fixed), shared, fn, finite, finite_numpy
+        pair.id,
+        pn == qn,
+        tuple(sources),
+        tuple(fixed),
+        shared,
+        event_size,
+        fn,
+        finite,
+        finite_numpy,
+    )
+
+
+def _families(pair: Any, family_class: Callable[[str], Any]) -> tuple[Any, Any]:
+    """The symbolic families of a pair, rebuilt from its parameters."""
+    return (
+        family_class(pair.p)(**pair.p_params),
+        family_class(pair.q)(**pair.q_params),
     )
 
 

@@ -17,10 +17,25 @@ from typing import Any
 
 import sympy as sp
 
-from klproof.derivation import Check, Claim, Context, Evaluate, Outcome, Step, is_zero
+from klproof.derivation import (
+    KL,
+    Algebra,
+    Check,
+    Claim,
+    Context,
+    Derivation,
+    Evaluate,
+    Hypothesis,
+    Labelled,
+    Outcome,
+    Rule,
+    Step,
+    is_zero,
+)
 from klproof.derivation.ops import unfold
-from klproof.symbolic.families import Binomial
+from klproof.symbolic.families import Binomial, Categorical
 from klproof.symbolic.kl._checks import Instance, Leibniz, Memo, Using
+from klproof.symbolic.kl._routes import symbols_of
 from klproof.symbolic.kl.catalogue import PairSpec, _spec
 
 __all__ = ["BinomialTheorem"]
@@ -159,3 +174,223 @@ def _binomial_normaliser(unnorm: Any, lim: tuple[Any, Any, Any]) -> list[Step]:
             check=Memo(BinomialTheorem(sp.exp(eta), sp.Integer(1))),
         )
     ]
+
+
+# --------------------------------------------------------------------------- categorical
+
+
+def _categoricals(s: PairSpec) -> tuple[Categorical, Categorical]:
+    if not (isinstance(s.p, Categorical) and isinstance(s.q, Categorical)):
+        raise TypeError("expected a pair of Categorical families")
+    return s.p, s.q
+
+
+def _normalisation(f: Categorical, who: str) -> Hypothesis:
+    return Hypothesis(f.normalisation(), f"{who} is normalised: its probabilities sum to 1")
+
+
+def _categorical_lhs(p: Categorical, q: Categorical) -> Any:
+    k = p.variable
+    return KL(p.label("p", k), q.label("q", k), p.limits(k))
+
+
+def _categorical_sum(name: str, s: PairSpec, *, title: str, references: tuple[str, ...]) -> Any:
+    """KL(p ‖ q) from the defining sum over the K categories."""
+    p, q = _categoricals(s)
+    k = p.variable
+    lim = p.limits(k)
+    pl, ql = p.label("p", k), q.label("q", k)
+    terms = sp.Add(
+        *(a * (sp.log(a) - sp.log(b)) for a, b in zip(p["probs"], q["probs"], strict=True))
+    )
+    steps = (
+        Step(
+            lhs=KL(pl, ql, lim),
+            rhs=sp.Sum(pl * (sp.log(pl) - sp.log(ql)), lim),
+            reason="definition of the KL divergence",
+            check=Rule("definition"),
+        ),
+        Step(
+            rhs=terms,
+            reason=rf"the sum over the ${p.K}$ categories, $p(k) = p_{{k+1}}$",
+            check=Evaluate(),
+        ),
+        Step(rhs=s.closed, reason="collect terms", check=Algebra()),
+    )
+    return Derivation(
+        name=name,
+        title=title,
+        steps=steps,
+        symbols=symbols_of(p, q),
+        summary=f"From the definition, the sum over the {p.K} categories of "
+        r"$p(k)\,(\log p(k) - \log q(k))$; no normalisation is used.",
+        references=references,
+    )
+
+
+def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tuple[str, ...]) -> Any:
+    r"""KL(p ‖ q) by the Bregman form of :math:`A(\eta) = \log \sum_i e^{\eta_i}`."""
+    p, q = _categoricals(s)
+    k = p.variable
+    lim = p.limits(k)
+    big_k = p.K
+    eta = tuple(sp.Symbol(f"eta_{i + 1}", real=True) for i in range(big_k))
+    stats = p.statistics(k)
+    unnorm = sp.exp(sp.Add(*(e * t for e, t in zip(eta, stats, strict=True))))
+    z = Categorical.normaliser(eta)
+    z_sum = sp.Sum(unnorm, lim)
+    z_fact = sp.Eq(z_sum, z, evaluate=False)
+    steps: list[Step] = [
+        Step(
+            lhs=z_sum,
+            rhs=z,
+            reason=r"the normaliser $Z(\eta) = \sum_k e^{\eta \cdot T(k)}$, summed over the "
+            "categories",
+            check=Memo(Evaluate()),
+        )
+    ]
+    m_facts = []
+    for i, (e, t) in enumerate(zip(eta, stats, strict=True)):
+        m_sum = sp.Sum(t * unnorm, lim)
+        dz = sp.diff(z, e)
+        steps += [
+            Step(
+                lhs=m_sum,
+                rhs=sp.Derivative(z_sum, e),
+                reason=rf"differentiate $Z$ in $\eta_{{{i + 1}}}$ term by term (a finite sum)",
+                check=Memo(Leibniz()),
+            ),
+            Step(
+                rhs=sp.Derivative(z, e), reason="the normaliser lemma", check=Using("Z", (z_fact,))
+            ),
+            Step(rhs=dz, reason="differentiate", check=Memo(Evaluate())),
+        ]
+        m_facts.append(sp.Eq(m_sum, dz, evaluate=False))
+    eta_p, eta_q = p.natural(), q.natural()
+    subs = tuple(zip(eta, eta_p, strict=True))
+    inst = []
+    for fact in (z_fact, *m_facts):
+        lhs, rhs = fact.lhs.subs(dict(subs)), fact.rhs.subs(dict(subs))
+        steps.append(
+            Step(
+                lhs=lhs,
+                rhs=rhs,
+                reason="at the natural parameters of p",
+                check=Instance(fact, subs),
+            )
+        )
+        inst.append(sp.Eq(lhs, rhs, evaluate=False))
+    norm_p, norm_q = p.normalisation(), q.normalisation()
+    pl, ql = p.label("p", k), q.label("q", k)
+    a_p = Labelled(sp.Symbol(r"A(\eta_p)"), sp.log(Categorical.normaliser(eta_p)))
+    a_q = Labelled(sp.Symbol(r"A(\eta_q)"), sp.log(Categorical.normaliser(eta_q)))
+    grads = [
+        Labelled(
+            sp.Symbol(rf"\partial_{{{i + 1}}} A(\eta_p)"),
+            sp.diff(sp.log(z), e).subs(dict(subs)),
+        )
+        for i, e in enumerate(eta)
+    ]
+    unnorm_p = unnorm.subs(dict(subs))
+    z_p = z.subs(dict(subs))
+    diffs = [ep - eq for ep, eq in zip(eta_p, eta_q, strict=True)]
+    log_ratio = sp.Add(*(d * t for d, t in zip(diffs, stats, strict=True))) + a_q - a_p
+    density_fact = sp.Eq(pl, unnorm_p / z_p, evaluate=False)
+    ratio_fact = sp.Eq(sp.log(pl) - sp.log(ql), log_ratio, evaluate=False)
+    split = sp.Add(*(d * sp.Sum(pl * t, lim) for d, t in zip(diffs, stats, strict=True))) + (
+        a_q - a_p
+    ) * sp.Sum(pl, lim)
+    expanded = (
+        sp.Add(*(d * f.lhs / z_p for d, f in zip(diffs, inst[1:], strict=True)))
+        + (a_q - a_p) * inst[0].lhs / z_p
+    )
+    values = (
+        sp.Add(*(d * f.rhs / z_p for d, f in zip(diffs, inst[1:], strict=True)))
+        + (a_q - a_p) * inst[0].rhs / z_p
+    )
+    bregman = (
+        a_q - a_p - sp.Add(*((eq - ep) * g for ep, eq, g in zip(eta_p, eta_q, grads, strict=True)))
+    )
+    steps += [
+        Step(
+            lhs=pl,
+            rhs=unnorm_p / z_p,
+            reason=r"p in exponential-family form ($Z(\eta_p) = \sum_i p_i = 1$)",
+            check=Rule("normalisation of p", (norm_p,)),
+        ),
+        Step(
+            lhs=sp.log(pl) - sp.log(ql),
+            rhs=log_ratio,
+            reason="the log-ratio in exponential-family form (p and q normalised)",
+            check=Rule("normalisation of p and q", (norm_p, norm_q)),
+        ),
+        Step(
+            lhs=_categorical_lhs(p, q),
+            rhs=sp.Sum(pl * (sp.log(pl) - sp.log(ql)), lim),
+            reason="definition of the KL divergence",
+            check=Rule("definition"),
+        ),
+        Step(
+            rhs=sp.Sum(pl * log_ratio, lim),
+            reason="the log-ratio lemma",
+            check=Using("log-ratio", (ratio_fact,)),
+        ),
+        Step(rhs=split, reason="linearity", check=Rule("linearity of the sum")),
+        Step(
+            rhs=expanded,
+            reason="p in exponential-family form",
+            check=Using("exponential-family form", (density_fact,)),
+        ),
+        Step(
+            rhs=values,
+            reason=r"the normaliser and its derivatives at $\eta_p$",
+            check=Using("lemmas", tuple(inst)),
+        ),
+        Step(
+            rhs=bregman,
+            reason=r"$\partial_i A = \partial_i Z / Z$: the Bregman form",
+            check=Algebra(),
+        ),
+        Step(
+            rhs=s.closed,
+            reason=r"$A(\eta_p) = \log \sum_i p_i = 0$, $A(\eta_q) = 0$; collect terms",
+            check=Rule("normalisation of p and q", (norm_p, norm_q)),
+        ),
+    ]
+    return Derivation(
+        name=name,
+        title=title,
+        steps=tuple(steps),
+        symbols=(*symbols_of(p, q), *eta),
+        hypotheses=(_normalisation(p, "p"), _normalisation(q, "q")),
+        summary=r"The exponential-family route: natural parameters $\eta_i = \log p_i$ "
+        r"(logits), statistics $T_i(k) = \delta_{k, i-1}$, the normaliser summed from the "
+        r"mass function and its gradient (the softmax) by differentiating it; KL is the "
+        r"Bregman divergence of $A = \log Z$.",
+        references=references,
+    )
+
+
+@_spec("categorical", "categorical")
+def _categorical_categorical() -> PairSpec:
+    p, q = Categorical.symbolic(1), Categorical.symbolic(2)
+    closed = sp.Add(*(a * sp.log(a / b) for a, b in zip(p["probs"], q["probs"], strict=True)))
+    return PairSpec(
+        p,
+        q,
+        closed,
+        {},
+        ("sum", "bregman"),
+        (COVER, BROWN, TORCH),
+        entropy=None,
+        extra={
+            "builders": {"sum": _categorical_sum, "bregman": _categorical_bregman},
+            "pair_lhs": _categorical_lhs(p, q),
+            "symbols": symbols_of(p, q),
+            "titles": {"sum": "from the defining sum"},
+        },
+        notes=f"Derived for K = {p.K} categories with positive probabilities summing to 1 "
+        "(a hypothesis of the Bregman route; the sum route does not use it). With zero "
+        "probabilities, 0 log 0 = 0, and KL = +∞ exactly when some q_i = 0 < p_i "
+        "(support mismatch).",
+    )

@@ -9,6 +9,17 @@ lambdify or cite from another derivation.
 
 from __future__ import annotations
 
+from klproof.derivation.calculus import (
+    Cases,
+    Instance,
+    Integrate,
+    Leibniz,
+    Memo,
+    Restrict,
+    Split,
+    Substitution,
+    Using,
+)
 from klproof.derivation.checks import (
     Algebra,
     Argmax,
@@ -33,6 +44,7 @@ __all__ = [
     "KL",
     "Algebra",
     "Argmax",
+    "Cases",
     "Check",
     "Cite",
     "Claim",
@@ -45,14 +57,22 @@ __all__ = [
     "Expectation",
     "Gibbs",
     "Hypothesis",
+    "Instance",
+    "Integrate",
     "Labelled",
+    "Leibniz",
+    "Memo",
     "Outcome",
     "Report",
+    "Restrict",
     "Rule",
+    "Split",
     "Step",
     "StepResult",
+    "Substitution",
     "SupportMismatch",
     "Unchecked",
+    "Using",
     "is_zero",
     "linear_normal_form",
 ]

@@ -1,0 +1,503 @@
+"""Calculus rules as checks: each a named rule whose preconditions are checked.
+
+Written for the KL catalogue, usable in any derivation:
+
+* :class:`Leibniz` — differentiation under the integral (or sum) sign;
+* :class:`Substitution` — change of variables in a one-dimensional integral;
+* :class:`Instance` — an equation established earlier, instantiated at admissible values;
+* :class:`Using` — rewrite with established lemmas (written with labelled densities),
+  then compare by linearity;
+* :class:`Integrate` — SymPy's Meijer-G integration (Euler's Beta integral, say);
+* :class:`Split` and :class:`Restrict` — additivity over the domain, and the simpler
+  form of an integrand on each piece (``|x - c|`` on either side of ``c``);
+* :class:`Cases` — a claim proven on each side of a case split;
+* :class:`Memo` — a verdict computed once per process for a repeated lemma.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+
+from klproof.derivation.checks import (
+    Check,
+    Claim,
+    Context,
+    Outcome,
+    _reparametrise,
+    is_zero,
+    linear_normal_form,
+)
+from klproof.derivation.ops import rewrite_operators, unfold
+
+__all__ = [
+    "Cases",
+    "Instance",
+    "Integrate",
+    "Leibniz",
+    "Memo",
+    "Restrict",
+    "Split",
+    "Substitution",
+    "Using",
+]
+
+
+def _equality(claim: Claim, label: str) -> Outcome | None:
+    if claim.relation != "=":
+        return Outcome("failed", f"{label} establishes equalities only")
+    return None
+
+
+def _move_inside(expr: Any) -> tuple[Any, str]:
+    """Move derivatives of integrals or sums inside; report a dependent limit."""
+    problem = ""
+
+    def inside(node: Any) -> Any:
+        nonlocal problem
+        inner = node.expr
+        if not isinstance(inner, sp.Integral | sp.Sum):
+            return node
+        wrt = {v for v, _ in node.variable_count}
+        for lim in inner.limits:
+            if any(b.has(v) for b in lim[1:] for v in wrt):
+                problem = f"a limit of {sp.sstr(inner)} depends on the differentiation variable"
+                return node
+        body = inner.function
+        for v, count in node.variable_count:
+            body = sp.diff(body, v, count)
+        return inner.func(body, *inner.limits)
+
+    out = expr.replace(lambda e: isinstance(e, sp.Derivative), inside)
+    return out, problem
+
+
+@dataclass(frozen=True)
+class Leibniz(Check):
+    r"""Differentiation under the integral (or sum) sign.
+
+    Every ``Derivative(Integral(f, (x, a, b)), t)`` on either side is replaced by
+    ``Integral(diff(f, t), (x, a, b))``; the two sides must then agree by linearity.
+    Checked precondition: no limit depends on ``t``. The domination condition is the
+    reader's, stated in the step's reason (for an exponential family it holds in the
+    interior of the natural parameter space; Brown 1986, Thm. 2.2).
+    """
+
+    label = "differentiation under the integral sign"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        sides = []
+        for side in (claim.lhs, claim.rhs):
+            moved, problem = _move_inside(rewrite_operators(unfold(side)))
+            if problem:
+                return Outcome("failed", problem)
+            sides.append(linear_normal_form(moved))
+        return self._decide_equal(sides[0], sides[1], ctx, self.label)
+
+    def describe(self) -> str:
+        return "rule: differentiation under the integral sign"
+
+
+@dataclass(frozen=True)
+class Substitution(Check):
+    r"""Change of variables :math:`x = \varphi(u)` in a one-dimensional integral.
+
+    The claim is ``Integral(f, (x, a, b)) = Integral(g, (u, c, d))`` (a constant factor
+    in front of either integral is allowed). Checked: :math:`\varphi'` has one sign on
+    the domain of ``u`` (decided from the symbols' assumptions); :math:`\varphi` tends
+    to the ends of ``(a, b)`` at the ends of ``(c, d)`` (in order for an increasing,
+    reversed for a decreasing map); and ``g`` equals :math:`f(\varphi(u))\,|\varphi'(u)|`.
+    """
+
+    x: Any
+    phi: Any
+    label = "change of variables"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        left = unfold(claim.lhs)
+        right = unfold(claim.rhs)
+        lint = [i for i in left.atoms(sp.Integral) if i.limits[0][0] == self.x]
+        rint = list(right.atoms(sp.Integral))
+        if len(lint) != 1 or len(rint) != 1:
+            return Outcome("failed", "expected one integral over x on the left, one on the right")
+        (li,), (ri,) = lint, rint
+        u, c, d = ri.limits[0]
+        _, a, b = li.limits[0]
+        dphi = sp.diff(self.phi, u)
+        if sp.simplify(dphi).is_positive:
+            ends, sign = (a, b), 1
+        elif sp.simplify(dphi).is_negative:
+            ends, sign = (b, a), -1
+        else:
+            return Outcome("unchecked", f"the sign of d{self.x}/d{u} = {dphi} is not decided")
+        got = (sp.limit(self.phi, u, c, "+"), sp.limit(self.phi, u, d, "-"))
+        for want, have in zip(ends, got, strict=True):
+            if sp.simplify(want - have) != 0 and want != have:
+                return Outcome("failed", f"the map sends the limits to {got}, not {ends}")
+        transformed = li.function.subs(self.x, self.phi) * sign * dphi
+        left_coeff = sp.simplify(left / li)
+        right_coeff = sp.simplify(right / ri)
+        if left_coeff.has(self.x, u) or right_coeff.has(self.x, u):
+            return Outcome("failed", "expected a constant multiple of one integral on each side")
+        # pointwise on the domain of u (its assumptions): the integrands agree
+        return self._decide_equal(
+            left_coeff * transformed, right_coeff * ri.function, ctx, self.label
+        )
+
+    def describe(self) -> str:
+        return f"change of variables {sp.sstr(self.x)} = {sp.sstr(self.phi)}"
+
+
+@dataclass(frozen=True)
+class Instance(Check):
+    """An established equation at admissible values of its symbols.
+
+    ``fact`` must be a hypothesis or established by an earlier step; ``subs`` maps
+    its symbols to expressions that satisfy the symbols' assumptions (positivity,
+    negativity, reality — decided by SymPy). The claim must equal the substituted fact.
+    """
+
+    fact: Any
+    subs: tuple[tuple[Any, Any], ...]
+    label = "instance of an established equation"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        if not ctx.is_known(self.fact):
+            return Outcome("failed", "the instantiated equation is not established", self.fact)
+        for symbol, value in self.subs:
+            for prop in ("positive", "negative", "nonnegative", "real", "integer"):
+                if getattr(symbol, f"is_{prop}") and not _shown(value, prop, ctx):
+                    return Outcome(
+                        "failed", f"{sp.sstr(value)} is not shown {prop} (as {symbol} is)"
+                    )
+        mapping = dict(self.subs)
+        for cond in ctx.conditions:
+            if not cond.free_symbols & set(mapping) or not isinstance(cond, sp.Rel):
+                continue
+            moved = cond.subs(mapping)
+            gap = sp.simplify(moved.lhs - moved.rhs)
+            strict = isinstance(cond, sp.StrictLessThan)
+            holds = moved is sp.true or (gap.is_negative if strict else gap.is_nonpositive)
+            if not holds and moved.lhs.is_positive and moved.rhs.is_positive:
+                # compare logarithms (log is increasing on the positive reals)
+                gap = sp.expand_log(sp.log(moved.lhs)) - sp.expand_log(sp.log(moved.rhs))
+                holds = gap.is_negative if strict else gap.is_nonpositive
+            if not holds:
+                return Outcome(
+                    "failed", f"the condition {sp.sstr(cond)} is not shown at the values"
+                )
+        lhs = unfold(self.fact.lhs).subs(mapping)
+        rhs = unfold(self.fact.rhs).subs(mapping)
+        for mine, theirs in ((claim.lhs, lhs), (claim.rhs, rhs)):
+            ok, residual = _same(unfold(mine), theirs, ctx)
+            if not ok:
+                return Outcome("failed", "the claim is not the instantiated equation", residual)
+        return Outcome("ok", self.label)
+
+    def describe(self) -> str:
+        return "instance of an earlier result"
+
+
+def _shown(value: Any, prop: str, ctx: Context) -> bool:
+    """Whether SymPy shows ``value`` has ``prop``, under the conditions if needed."""
+    if getattr(value, f"is_{prop}") is True:
+        return True
+    if not ctx.conditions:
+        return False
+    reparametrised = sp.simplify(_reparametrise(value, ctx.conditions))
+    return getattr(reparametrised, f"is_{prop}") is True
+
+
+def _substitute(expr: Any, facts: list[Any]) -> Any:
+    for fact in facts:
+        expr = expr.xreplace({fact.lhs: fact.rhs})
+        expr = expr.subs(fact.lhs, fact.rhs)
+    return expr
+
+
+def _same(a: Any, b: Any, ctx: Context) -> tuple[bool, Any]:
+    if a == b:
+        return True, sp.Integer(0)
+    diff = linear_normal_form(a) - linear_normal_form(b)
+    return is_zero(diff, ctx.conditions)
+
+
+@dataclass(frozen=True)
+class Using(Check):
+    """Rewrite with established lemmas, then compare by linearity.
+
+    Like :class:`~klproof.derivation.Rule`, but the lemmas may be written with
+    labelled densities: each must be established (or a hypothesis) exactly as
+    written, and is unfolded before it is used.
+    """
+
+    name: str
+    using: tuple[Any, ...] = ()
+    label = "rule"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        for fact in self.using:
+            if not ctx.is_known(fact):
+                return Outcome(
+                    "failed",
+                    f"{self.name}: precondition {sp.sstr(fact)} is not established",
+                    fact,
+                )
+        facts = [sp.Eq(unfold(f.lhs), unfold(f.rhs), evaluate=False) for f in self.using]
+        written = list(self.using)
+        sides = []
+        for side in (claim.lhs, claim.rhs):
+            expr = _substitute(unfold(_substitute(side, written)), facts)
+            expr = linear_normal_form(rewrite_operators(expr))
+            expr = linear_normal_form(_substitute(expr, facts))
+            sides.append(expr)
+        return self._decide_equal(sides[0], sides[1], ctx, self.name)
+
+    def describe(self) -> str:
+        return f"rule: {self.name}"
+
+
+@dataclass(frozen=True)
+class Integrate(Check):
+    """SymPy evaluates both sides with Meijer-G integration and hypergeometric expansion.
+
+    Like :class:`~klproof.derivation.Evaluate` (anything left unevaluated, or a
+    result that is still a case distinction, is ``unchecked``), for integrals such as
+    Euler's Beta integral that plain ``doit()`` leaves as a hypergeometric function.
+    """
+
+    label = "evaluated by SymPy (Meijer G, hyperexpand)"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        sides = []
+        for side in (claim.lhs, claim.rhs):
+            value = sp.hyperexpand(rewrite_operators(unfold(side)).doit(meijerg=True))
+            if ctx.conditions and value.has(sp.Piecewise):
+                value = sp.refine(value, sp.And(*ctx.conditions))
+            sides.append(sp.piecewise_fold(value))
+        if any(s.has(sp.Integral, sp.Sum, sp.Piecewise, sp.hyper, sp.meijerg) for s in sides):
+            return Outcome("unchecked", "SymPy left part of it unevaluated", sides[0] - sides[1])
+        return self._decide_equal(sides[0], sides[1], ctx, self.label)
+
+    def describe(self) -> str:
+        return "integral evaluated by SymPy (Meijer G)"
+
+
+@dataclass(frozen=True)
+class Split(Check):
+    """Additivity over the domain: split an integral over ``(a, b)`` at points inside.
+
+    The claim is ``Integral(f, (x, a, b)) = Integral(f, (x, a, c)) + Integral(f, (x, c, b))``.
+    Checked: the integrands are identical and the
+    limits chain (``a``–``c``–``b``); ``c`` lies in the interval by the derivation's
+    assumptions (a real point of the real line, or a point SymPy orders).
+    """
+
+    label = "additivity over the domain"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        whole = unfold(claim.lhs)
+        parts = unfold(claim.rhs)
+        (w,) = whole.atoms(sp.Integral) or (None,)
+        if w is None:
+            return Outcome("failed", "expected an integral on the left")
+        if whole != w:
+            return Outcome("failed", "expected a single integral on the left")
+        pieces = sp.Add.make_args(parts)
+        ints = [pc for pc in pieces if isinstance(pc, sp.Integral)]
+        if len(ints) != len(pieces) or len(ints) < 2:
+            return Outcome("failed", "expected a sum of integrals on the right")
+        x, a, b = w.limits[0]
+        ends = [a]
+        remaining = list(ints)
+        while remaining:  # follow the chain a -> c_1 -> ... -> b
+            nxt = [i for i in remaining if i.limits[0][1] == ends[-1]]
+            if len(nxt) != 1:
+                return Outcome("failed", "the pieces do not chain")
+            piece = nxt[0]
+            remaining.remove(piece)
+            if piece.function != w.function or piece.limits[0][0] != x:
+                return Outcome("failed", "the pieces do not integrate the same function")
+            ends.append(piece.limits[0][2])
+        if ends[-1] != b:
+            return Outcome("failed", "the pieces do not end at the upper limit")
+        for c in ends[1:-1]:
+            if not (c.is_real and (a == -sp.oo or (c - a).is_nonnegative or c == a)):
+                return Outcome("failed", f"the split point {c} is not shown in the interval")
+            if not (b == sp.oo or (b - c).is_nonnegative):
+                return Outcome("failed", f"the split point {c} is not shown in the interval")
+        return Outcome("ok", self.label)
+
+    def describe(self) -> str:
+        return "additivity of the integral over the domain"
+
+
+@dataclass(frozen=True)
+class Restrict(Check):
+    r"""On a half-line the integrand takes a simpler form (e.g. :math:`|x - c| = x - c`).
+
+    The claim is a sum of integrals over half-lines ``(c, oo)`` or ``(-oo, c)`` on both
+    sides, term by term with the same limits. Checked: on each, after substituting
+    :math:`x = c + t` (resp. :math:`c - t`) with :math:`t > 0`, the two integrands agree
+    (the difference simplifies to 0).
+    """
+
+    label = "the integrand on each half-line"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        lmap = _by_interval(sp.expand(unfold(claim.lhs)))
+        rmap = _by_interval(sp.expand(unfold(claim.rhs)))
+        if lmap is None or rmap is None or set(lmap) != set(rmap):
+            return Outcome("failed", "the integrals do not correspond term by term")
+        t = sp.Dummy("t", positive=True)
+        for (x, a, b), fl in lmap.items():
+            fr = rmap[(x, a, b)]
+            if b == sp.oo:
+                point = a + t
+            elif a == -sp.oo:
+                point = b - t
+            else:
+                point = a + (b - a) * t / (1 + t)
+            ok, residual = is_zero(sp.simplify((fl - fr).subs(x, point)), ctx.conditions)
+            if not ok:
+                return Outcome("failed", "the integrands differ on the interval", residual)
+        return Outcome("ok", self.label)
+
+    def describe(self) -> str:
+        return "the integrand on each interval"
+
+
+def _key(term: Any) -> Any:
+    ints = list(term.atoms(sp.Integral))
+    if len(ints) != 1:
+        return None
+    return tuple(ints[0].limits[0])
+
+
+def _by_interval(expr: Any) -> dict[Any, Any] | None:
+    """``{(x, a, b): integrand}`` of a sum of constant multiples of integrals.
+
+    Terms over the same interval are added (``expand`` may split one integral into
+    several); ``None`` if a term is not a multiple of one integral.
+    """
+    out: dict[Any, Any] = {}
+    for term in sp.Add.make_args(expr):
+        key = _key(term)
+        if key is None:
+            return None
+        (integral,) = term.atoms(sp.Integral)
+        out[key] = out.get(key, sp.Integer(0)) + (term / integral) * integral.function
+    return out
+
+
+_MEMO: dict[Any, Outcome] = {}
+
+
+def _free(expr: Any) -> set[Any]:
+    return set(unfold(sp.sympify(expr)).free_symbols)
+
+
+@dataclass(frozen=True)
+class Memo(Check):
+    """Run ``inner`` once per process for one claim under one set of conditions.
+
+    For checks whose verdict depends only on the claim and the conditions (not on
+    earlier steps): SymPy evaluation, algebra, changes of variables. The same lemma
+    met again in another derivation (a moment shared by two routes) reuses the verdict
+    instead of recomputing it; nothing is stored across processes.
+    """
+
+    inner: Check
+
+    @property
+    def label(self) -> str:  # type: ignore[override]
+        """The inner check's label."""
+        return self.inner.label
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        symbols = _free(claim.lhs) | _free(claim.rhs)
+        relevant = tuple(c for c in ctx.conditions if _free(c) & symbols)
+        key = (self.inner, claim.lhs, claim.rhs, claim.relation, relevant)
+        if key not in _MEMO:
+            inner_ctx = Context(relevant, ctx.hypotheses, list(ctx.established))
+            _MEMO[key] = self.inner.run(claim, inner_ctx)
+        return _MEMO[key]
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
+@dataclass(frozen=True)
+class Cases(Check):
+    r"""A claim for every real gap :math:`d`, by the cases :math:`d > 0`, :math:`< 0`, :math:`= 0`.
+
+    ``symbol`` is eliminated: each case solves :math:`d = t`, :math:`d = -t` and
+    :math:`d = 0` for it (``t`` a positive symbol, absent from the claim). ``facts``
+    are the three case results, in that order. Checked: ``d`` is real and linear in
+    ``symbol`` (so every real value of ``symbol`` falls in exactly one case, with
+    :math:`t = |d|`); no condition of the derivation mentions ``symbol`` or ``t``; each
+    fact is established; and the claim with ``symbol`` replaced by each case's solution
+    is that case's fact.
+    """
+
+    symbol: Any
+    gap: Any
+    t: Any
+    facts: tuple[Any, Any, Any]
+    label = "by cases on the sign"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        if self.t.is_positive is not True or not self.symbol.is_real or not self.gap.is_real:
+            return Outcome("failed", "the case variable must be positive and the gap real")
+        if self.symbol.is_positive or self.symbol.is_negative or self.symbol.is_nonnegative:
+            return Outcome("failed", f"{self.symbol} must range over all reals")
+        claim_free = _free(claim.lhs) | _free(claim.rhs)
+        if self.t in claim_free:
+            return Outcome("failed", f"the case variable {self.t} occurs in the claim")
+        if any(c.has(self.symbol, self.t) for c in ctx.conditions):
+            return Outcome("failed", "a condition of the derivation mentions the case variables")
+        slope = sp.diff(self.gap, self.symbol)
+        if slope.has(self.symbol) or not (slope.is_positive or slope.is_negative):
+            return Outcome("failed", f"the gap is not linear with a known sign in {self.symbol}")
+        for sign, fact in zip((1, -1, 0), self.facts, strict=True):
+            if not ctx.is_known(fact):
+                return Outcome("failed", "a case is not established", fact)
+            solution = sp.solve(sp.Eq(self.gap, sign * self.t), self.symbol, dict=False)
+            if len(solution) != 1:
+                return Outcome("failed", f"the case d = {sign}·t does not determine {self.symbol}")
+            value = solution[0]
+            lhs = unfold(claim.lhs).subs(self.symbol, value)
+            rhs = unfold(claim.rhs).subs(self.symbol, value)
+            for mine, theirs in ((lhs, unfold(fact.lhs)), (rhs, unfold(fact.rhs))):
+                ok, residual = _same(mine, theirs, ctx)
+                if not ok:
+                    return Outcome(
+                        "failed", f"the claim at {self.symbol} = {value} is not the case", residual
+                    )
+        return Outcome("ok", self.label)
+
+    def describe(self) -> str:
+        return f"by cases: {sp.sstr(self.gap)} > 0, < 0, = 0"

@@ -188,6 +188,40 @@ def test_check_entropy_and_elbo_catch_wrong_formulas() -> None:
     assert not off.passed
 
 
+def test_check_entropy_references_agree() -> None:
+    """The derived entropy and the quadrature of -p log p are independent oracles."""
+    for family in ("normal", "gamma", "beta", "gumbel", "geometric"):
+        for reference in ("derivation", "quadrature"):
+            report = check_entropy(klproof.entropy, family, n=4, reference=reference, seed=3)
+            assert report.passed, (family, reference, str(report))
+
+
+def test_check_entropy_derived_reference_covers_the_extreme_region() -> None:
+    for family in ("normal", "exponential", "bernoulli", "geometric", "lognormal"):
+        report = check_entropy(klproof.entropy, family, n=300, region="extreme")
+        assert report.passed, str(report)
+
+
+def test_check_entropy_resolves_logits_far_from_zero() -> None:
+    """At logits -181.5, 1 - probs rounds to 1 at 70 digits: the precision must follow."""
+    from klproof.testing._entropy_elbo import _derived_entropy
+
+    ref = _derived_entropy("geometric")
+    assert ref is not None
+    value = float(ref({"logits": np.float64(-181.5338056541983)}))
+    # H = -log p + (-(1 - p) log(1 - p)) / p, and the second term tends to 1
+    assert value == pytest.approx(182.5338056541983, rel=1e-15)
+
+
+def test_check_entropy_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="region must be one of"):
+        check_entropy(klproof.entropy, "normal", region="huge")
+    with pytest.raises(ValueError, match="reference must be"):
+        check_entropy(klproof.entropy, "normal", reference="table")
+    with pytest.raises(ValueError, match="region='generic' only"):
+        check_entropy(klproof.entropy, "normal", reference="quadrature", region="extreme")
+
+
 def _run(code: str) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 

@@ -90,6 +90,62 @@ def _entropy_oracle(family: str) -> Callable[[Mapping[str, Any], Any], Any]:
     return oracle
 
 
+@functools.cache
+def _derived_entropy(family: str) -> Callable[[Mapping[str, Any]], Any] | None:
+    """H(p) from the derivation ``entropy/<family>``, evaluated in mpmath (``None`` if none).
+
+    The closed form is evaluated at the exact binary value of each parameter at ``D`` and
+    ``D + 30`` digits, ``D`` doubled until the two agree to 25 digits relative to
+    ``max(|H|, 1)``, so cancellation inside the closed form is resolved, not inherited.
+    """
+    import sympy as sp  # noqa: PLC0415 - the symbolic layer loads only when used
+
+    from klproof.symbolic.families import family as family_class  # noqa: PLC0415
+    from klproof.symbolic.kl import entropies  # noqa: PLC0415
+
+    closed = entropies().get(family)
+    if closed is None:
+        return None
+    sym = family_class(family).symbolic(1)
+    free = closed.free_symbols
+    used = [(name, value) for name, value in sym.values.items() if value in free]
+    fn = sp.lambdify([v for _, v in used], closed, modules="mpmath")
+
+    def reference(params: Mapping[str, Any]) -> Any:
+        def args() -> list[Any]:
+            out = []
+            for name, _ in used:
+                if name == "probs" and "probs" not in params:
+                    out.append(1 / (1 + mp.exp(-mp.mpf(float(params["logits"])))))
+                else:
+                    out.append(mp.mpf(float(params[name])))
+            return out
+
+        # a parameter of magnitude 10^m needs m more digits; a logit l gives a
+        # probability within e^-|l| of 0 or 1, which takes |l| / ln 10 digits
+        mags = [
+            abs(float(v)) / math.log(10.0) if name == "logits" else abs(math.log10(abs(float(v))))
+            for name, v in params.items()
+            if float(v) != 0.0
+        ]
+        dps = 40 + int(max(mags, default=0.0))
+        while dps <= _MAX_DPS:
+            with mp.workdps(dps):
+                a = fn(*args())
+            with mp.workdps(dps + 30):
+                b = fn(*args())
+                if abs(a - b) <= mp.mpf(10) ** (-25) * max(abs(b), 1):
+                    return +b
+            dps *= 2
+        raise ArithmeticError(f"entropy/{family}: no agreement at {_MAX_DPS} digits at {params}")
+
+    return reference
+
+
+#: Largest working precision tried by the derived reference, in decimal digits.
+_MAX_DPS = 4000
+
+
 def _integrate(logpdf: Callable[[Any], Any], lo: Any, hi: Any, numeric: Any) -> Any:
     r"""``-∫ p log p`` over ``[lo, hi]``, on a variable that removes endpoint singularities.
 
@@ -174,12 +230,23 @@ def check_entropy(
     n: int = 30,
     rtol: float | None = None,
     seed: int = 0,
+    region: str = "generic",
+    reference: str = "auto",
 ) -> CheckReport:
-    r"""Check an entropy implementation against quadrature of the family's density.
+    r"""Check an entropy implementation against a high-precision reference.
 
-    The reference is :math:`H(p) = -\int p \log p` (a sum for discrete families),
-    evaluated by mpmath at 25 and at 35 digits from the symbolic density of
-    :mod:`klproof.symbolic.families`; the two must agree to 18 digits.
+    Two references, independent of each other:
+
+    * ``"derivation"``: the closed form of the derivation ``entropy/<family>`` (verified
+      by :mod:`klproof.symbolic`), evaluated by mpmath with adaptive precision (two
+      precisions 30 digits apart must agree to 25 digits). Fast, and valid in every
+      region, including scales of 1e±300 and concentrations of 1e±150.
+    * ``"quadrature"``: :math:`H(p) = -\int p \log p` (a sum for discrete families),
+      evaluated by mpmath at 25 and at 35 digits from the symbolic density of
+      :mod:`klproof.symbolic.families`; the two must agree to 18 digits. Moderate
+      parameters only (``region="generic"``).
+
+    ``"auto"`` takes the derivation where the family has one, quadrature otherwise.
 
     Parameters
     ----------
@@ -193,12 +260,17 @@ def check_entropy(
     param_map : mapping or sequence of str, optional
         How to call ``fn`` (see above).
     n : int
-        Inputs tried (moderate parameters: quadrature is the oracle).
+        Inputs tried.
     rtol : float, optional
         Tolerated error relative to ``max(|H|, 1)`` (differential entropies cross 0;
         default 1e-12).
     seed : int
         Seed of the inputs.
+    region : {"generic", "extreme", "any"}
+        Where parameters are drawn (see ``klproof.testing.strategies.REGIONS``); the
+        quadrature reference supports ``"generic"`` only.
+    reference : {"auto", "derivation", "quadrature"}
+        The oracle (see above).
 
     Returns
     -------
@@ -209,7 +281,9 @@ def check_entropy(
     Raises
     ------
     ValueError
-        At once, for an unknown family or ``n < 1``.
+        At once, for an unknown family, ``n < 1``, an unknown region or reference, a
+        family without a derived entropy with ``reference="derivation"``, or quadrature
+        outside the generic region.
 
     Examples
     --------
@@ -217,6 +291,8 @@ def check_entropy(
     >>> import klproof
     >>> from klproof.testing import check_entropy
     >>> check_entropy(klproof.entropy, "exponential", n=3).passed
+    True
+    >>> check_entropy(klproof.entropy, "lognormal", n=50, region="extreme").passed
     True
 
     A textbook formula that forgets the Gamma's digamma term fails:
@@ -232,12 +308,23 @@ def check_entropy(
         raise ValueError(f"unknown family {family!r}; known: {', '.join(F.family_names())}")
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
+    if region not in F.REGIONS:
+        raise ValueError(f"region must be one of {F.REGIONS}; got {region!r}")
+    if reference not in ("auto", "derivation", "quadrature"):
+        raise ValueError(
+            f"reference must be 'auto', 'derivation' or 'quadrature'; got {reference!r}"
+        )
+    derived = _derived_entropy(fam) if reference != "quadrature" else None
+    if reference == "derivation" and derived is None:
+        raise ValueError(f"reference='derivation': no derived entropy for family {fam!r}")
+    if derived is None and region != "generic":
+        raise ValueError(f"the quadrature reference supports region='generic' only; got {region!r}")
     oracle = _entropy_oracle(fam)
     cls = _numeric_class(fam)
     call = _caller(fn, lambda d: fn(cls(**d)), param_map)
     src = F.RngSource(np.random.default_rng(seed))
     with np.errstate(all="ignore"):
-        params = F.draw_params(fam, src, n, region="generic")
+        params = F.draw_params(fam, src, n, region=region)
     acc = _Accumulator("check_entropy", f"entropy/{fam}", "float64", RTOL[np.dtype(np.float64)])
     if rtol is not None:
         acc.rtol = float(rtol)
@@ -247,6 +334,12 @@ def check_entropy(
         return acc.report()
     for i in range(n):
         pi = {k: v[i] for k, v in params.items()}
+        if derived is not None:
+            ref = derived(pi)
+            acc.add(
+                {k: v.tolist() for k, v in pi.items()}, {}, float(values[i]), float(ref), region
+            )
+            continue
         numeric = cls(**{k: v[i] for k, v in params.items()})
         refs = []
         for dps in _DPS:

@@ -196,10 +196,57 @@ def test_check_entropy_references_agree() -> None:
             assert report.passed, (family, reference, str(report))
 
 
-def test_check_entropy_derived_reference_covers_the_extreme_region() -> None:
-    for family in ("normal", "exponential", "bernoulli", "geometric", "lognormal"):
-        report = check_entropy(klproof.entropy, family, n=300, region="extreme")
-        assert report.passed, str(report)
+ENTROPY_FAMILIES = (
+    "bernoulli",
+    "beta",
+    "exponential",
+    "gamma",
+    "geometric",
+    "gumbel",
+    "halfnormal",
+    "laplace",
+    "lognormal",
+    "normal",
+    "pareto",
+    "uniform",
+)
+
+
+@pytest.mark.parametrize("family", ENTROPY_FAMILIES)
+def test_entropy_in_the_extreme_region(family: str) -> None:
+    """klproof.entropy against the derived entropy, scales 1e±300, concentrations 1e±150.
+
+    Found by this check when it gained the region: Gamma returned 9.6e52 for an entropy
+    of -389 (a = 5e66), Beta 1.3e92 for -123 and NaN past 1e154, Pareto +inf for 2.6e115
+    (log(scale / alpha) overflowed); each is pinned below.
+    """
+    report = check_entropy(klproof.entropy, family, n=300, region="extreme")
+    assert report.passed, str(report)
+
+
+@pytest.mark.parametrize(
+    ("family", "params"),
+    [
+        ("gamma", {"concentration": 5.169543324009278e66, "rate": 9.477507866364474e202}),
+        (
+            "beta",
+            {"concentration1": 3.6075476959966757e105, "concentration0": 1.2307921355547318e103},
+        ),
+        ("beta", {"concentration1": 1e200, "concentration0": 3e160}),
+        ("pareto", {"scale": 2.8435172985500986e277, "alpha": 3.8342985343123214e-116}),
+        ("pareto", {"scale": 5.3819121974448196e-253, "alpha": 2.309743985410855e65}),
+    ],
+)
+def test_entropy_pinned_extremes(family: str, params: dict[str, float]) -> None:
+    """Each against the derived closed form in mpmath at these exact binary values."""
+    from klproof.testing._entropy_elbo import _derived_entropy
+
+    ref = _derived_entropy(family)
+    assert ref is not None
+    want = float(ref({k: np.float64(v) for k, v in params.items()}))
+    dist = getattr(klproof, family.capitalize())(**params)
+    got = float(klproof.entropy(dist))
+    assert abs(got - want) <= 1e-12 * max(abs(want), 1.0), (got, want)
 
 
 def test_check_entropy_resolves_logits_far_from_zero() -> None:

@@ -328,6 +328,8 @@ def linear_normal_form(expr: Any) -> Any:
     """
 
     def split(node: Any) -> Any:
+        if isinstance(node, sp.Integral) and len(node.limits) > 1:
+            return split_iterated(node)
         if not isinstance(node, sp.Integral | sp.Sum) or len(node.limits) != 1:
             return node
         var = node.limits[0][0]
@@ -350,6 +352,16 @@ def linear_normal_form(expr: Any) -> Any:
                 total += const * piece
             else:
                 total += const * node.func(dependent, *node.limits)
+        return total
+
+    def split_iterated(node: Any) -> Any:
+        # an iterated integral (several limits, e.g. over a triangle): split the sum in
+        # the integrand and pull out the factors free of every integration variable
+        variables = [lim[0] for lim in node.limits]
+        total = sp.Integer(0)
+        for term in sp.Add.make_args(sp.expand(sp.expand_log(node.function))):
+            const, dependent = term.as_independent(*variables, as_Add=False)
+            total += const * sp.Integral(dependent, *node.limits)
         return total
 
     expr = sp.expand(sp.expand_log(sp.sympify(expr)))

@@ -29,7 +29,7 @@ def _limits(var: Any) -> sp.Tuple:
     if isinstance(var, sp.Tuple):
         return var
     if isinstance(var, tuple | list):
-        return sp.Tuple(*var)
+        return sp.Tuple(*(sp.Tuple(*v) if isinstance(v, tuple | list) else v for v in var))
     return sp.Tuple(var, -sp.oo, sp.oo)
 
 
@@ -38,7 +38,15 @@ def _is_discrete(limits: sp.Tuple) -> bool:
 
 
 def _aggregate(expr: Any, limits: sp.Tuple) -> Any:
-    """Integral over a real variable, sum over an integer one."""
+    """Integral over a real variable, sum over an integer one.
+
+    ``limits`` may also be a tuple of limits, innermost first (``((y, 0, 1 - x), (x, 0,
+    1))`` for the triangle): an iterated integral of one-variable integrals.
+    """
+    if len(limits) and isinstance(limits[0], sp.Tuple):
+        for lim in limits:
+            expr = _aggregate(expr, lim)
+        return expr
     if _is_discrete(limits):
         return sp.Sum(expr, tuple(limits))
     return sp.Integral(expr, tuple(limits))

@@ -39,6 +39,7 @@ __all__ = [
     "Beta",
     "Binomial",
     "Categorical",
+    "Dirichlet",
     "Exponential",
     "Family",
     "Gamma",
@@ -760,6 +761,101 @@ class Categorical(Family):
         return sp.Add(*(sp.exp(e) for e in eta))
 
 
+class Dirichlet(Family):
+    r"""Dirichlet on the open simplex: ``concentration`` :math:`(\alpha_1, \dots, \alpha_K)`.
+
+    The variable is :math:`x = (x_1, \dots, x_{K-1})` with :math:`x_K = 1 - \sum_{i<K}
+    x_i` (:meth:`coordinates`), the density
+
+    .. math:: p(x) = \frac{\Gamma(\alpha_0)}{\prod_i \Gamma(\alpha_i)}
+        \prod_{i=1}^{K} x_i^{\alpha_i - 1}, \qquad \alpha_0 = \sum_i \alpha_i,
+
+    with respect to Lebesgue measure on :math:`\{x_i > 0, \sum_{i<K} x_i < 1\}`.
+    Exponential family: :math:`\eta = \alpha`, :math:`T_i(x) = \log x_i`,
+    :math:`Z(\eta) = \prod_i \Gamma(\eta_i) / \Gamma(\sum_i \eta_i)` (a claim that the
+    derivations check by iterated integration).
+    """
+
+    name = "dirichlet"
+    title = "Dirichlet"
+    params = (Param("concentration", "alpha", "positive"),)
+    support_kind = "custom"
+    exponential = True
+
+    def __init__(self, concentration: Any) -> None:
+        self.values = {"concentration": sp.Tuple(*(sp.sympify(v) for v in concentration))}
+        self.check()
+
+    def check(self) -> None:  # noqa: D102
+        alphas = self["concentration"]
+        if len(alphas) < 2:
+            raise ValueError(
+                f"Dirichlet: concentration needs at least 2 entries (got {len(alphas)})"
+            )
+        for v in alphas:
+            if _violates(v, "positive"):
+                raise ValueError(f"Dirichlet: concentration must be positive (got {sp.sstr(v)})")
+
+    @classmethod
+    def symbolic(cls, index: int | str = "", K: int = 3) -> Self:  # noqa: N803 - the usual K
+        """``K`` positive symbols ``alpha_1 … alpha_K`` (``beta_1 …`` for index 2)."""
+        names: dict[int | str, str] = {"": "alpha", 1: "alpha", 2: "beta"}
+        base = names.get(index, f"alpha{index}")
+        return cls(concentration=[sp.Symbol(f"{base}_{i + 1}", positive=True) for i in range(K)])
+
+    @property
+    def K(self) -> int:  # noqa: N802 - the usual name
+        """The number of components."""
+        return len(self["concentration"])
+
+    @property
+    def variable(self) -> Any:
+        r""":math:`(x_1, \dots, x_{K-1})`, positive symbols."""
+        return sp.Tuple(*(sp.Symbol(f"x_{i + 1}", positive=True) for i in range(self.K - 1)))
+
+    def coordinates(self, x: Any = None) -> tuple[Any, ...]:
+        r""":math:`(x_1, \dots, x_{K-1}, 1 - \sum_{i<K} x_i)`."""
+        x = self.variable if x is None else x
+        return (*x, 1 - sp.Add(*x))
+
+    def support(self) -> tuple[Any, Any]:  # noqa: D102
+        return (sp.Integer(0), sp.Integer(1))
+
+    def limits(self, x: Any = None) -> Any:
+        """Limits of the iterated integral over the simplex, innermost first."""
+        x = self.variable if x is None else x
+        return tuple(
+            (v, sp.Integer(0), 1 - sp.Add(*x[:i])) for i, v in reversed(list(enumerate(x)))
+        )
+
+    def conditions(self) -> tuple[Any, ...]:  # noqa: D102
+        return ()
+
+    def label(self, name: str = "p", x: Any = None) -> Any:  # noqa: D102
+        x = self.variable if x is None else x
+        return Labelled(sp.Symbol(f"{name}(x)"), self.pdf(x))
+
+    def pdf(self, x: Any) -> Any:  # noqa: D102
+        alphas = self["concentration"]
+        norm = sp.gamma(sp.Add(*alphas)) / sp.Mul(*(sp.gamma(a) for a in alphas))
+        return norm * sp.Mul(
+            *(c ** (a - 1) for c, a in zip(self.coordinates(x), alphas, strict=True))
+        )
+
+    def natural(self) -> tuple[Any, ...]:  # noqa: D102
+        return tuple(self["concentration"])
+
+    def statistics(self, x: Any) -> tuple[Any, ...]:  # noqa: D102
+        return tuple(sp.log(c) for c in self.coordinates(x))
+
+    def base_measure(self, x: Any) -> Any:  # noqa: D102
+        return 1 / sp.Mul(*self.coordinates(x))
+
+    @classmethod
+    def normaliser(cls, eta: tuple[Any, ...]) -> Any:  # noqa: D102
+        return sp.Mul(*(sp.gamma(e) for e in eta)) / sp.gamma(sp.Add(*eta))
+
+
 FAMILIES: dict[str, type[Family]] = {
     cls.name: cls
     for cls in (
@@ -779,6 +875,7 @@ FAMILIES: dict[str, type[Family]] = {
         Geometric,
         Poisson,
         Categorical,
+        Dirichlet,
     )
 }
 

@@ -1,8 +1,14 @@
-"""The binomial-theorem rule of the discrete KL pairs refuses what it must not establish."""
+"""Discrete pairs on a finite support: the checks their routes rest on refuse what they must
+not establish, and the Categorical pair in logits matches its definition and the numeric
+kernel fed logits."""
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from klproof.derivation import Claim, Context
 from klproof.symbolic.kl.discrete import BinomialTheorem
@@ -40,3 +46,97 @@ def test_binomial_theorem_refuses_another_range() -> None:
 def test_binomial_theorem_refuses_a_base_depending_on_the_index() -> None:
     term = sp.binomial(n, k) * k**k * b ** (n - k)
     assert _run(sp.Sum(term, (k, 0, n)), (k + b) ** n, BinomialTheorem(k, b)) == "failed"
+
+
+# --------------------------------------------------------------------------- categorical
+
+
+def test_categorical_refuses_invalid_probs_naming_the_constraint() -> None:
+    import pytest
+
+    from klproof.symbolic.families import Categorical
+
+    with pytest.raises(ValueError, match="probs must sum to 1"):
+        Categorical(probs=[sp.Rational(1, 2)] * 3)
+    with pytest.raises(ValueError, match=r"probs must be in \(0, 1\)"):
+        Categorical(probs=[sp.Symbol("s", negative=True), 1])
+    with pytest.raises(ValueError, match="logits must be real"):
+        Categorical(logits=[sp.I, 0])
+
+
+def test_on_support_checks_every_point() -> None:
+    from klproof.symbolic.kl.discrete import OnSupport
+
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    delta = sp.KroneckerDelta(k, 0) + sp.KroneckerDelta(k, 1)
+    assert (
+        OnSupport(k, (sp.Integer(0), sp.Integer(1))).run(Claim(delta, 1), Context()).status == "ok"
+    )
+    three = (sp.Integer(0), sp.Integer(1), sp.Integer(2))
+    assert OnSupport(k, three).run(Claim(delta, 1), Context()).status == "failed"
+
+
+def _softmax(v: list[object]) -> list[object]:
+    import mpmath
+
+    top = max(v)
+    w = [mpmath.exp(x - top) for x in v]
+    total = mpmath.fsum(w)
+    return [x / total for x in w]
+
+
+def _logits_closed() -> tuple[object, object]:
+    from klproof.symbolic.kl import get_pair
+
+    pair = get_pair("categorical", "categorical", form="logits")
+    args = [*pair.p_params["logits"], *pair.q_params["logits"]]
+    return pair, sp.lambdify(args, pair.expression, "mpmath")
+
+
+LOGITS = st.lists(st.integers(-240, 240).map(lambda n: Fraction(n, 8)), min_size=3, max_size=3)
+
+
+@settings(max_examples=max(10, settings.default.max_examples // 5))
+@given(LOGITS, LOGITS)
+def test_categorical_logits_closed_form_matches_the_definition(
+    a: list[Fraction], b: list[Fraction]
+) -> None:
+    """The derived closed form in logits against the defining sum over the 3 categories,
+    with the probabilities computed as the softmax in mpmath at 90 digits (no SymPy)."""
+    import mpmath
+
+    _, f = _logits_closed()
+    with mpmath.workdps(90):
+        la = [mpmath.mpf(v.numerator) / v.denominator for v in a]
+        lb = [mpmath.mpf(v.numerator) / v.denominator for v in b]
+        p, q = _softmax(la), _softmax(lb)
+        reference = mpmath.fsum(
+            x * (mpmath.log(x) - mpmath.log(y)) for x, y in zip(p, q, strict=True)
+        )
+        closed = f(*la, *lb)
+        assert closed >= -(mpmath.mpf(10) ** -30)
+        assert abs(closed - reference) <= mpmath.mpf(10) ** -30 * max(1, abs(reference))
+
+
+@settings(max_examples=max(10, settings.default.max_examples // 5))
+@given(LOGITS, LOGITS)
+def test_numeric_categorical_in_logits_matches_the_logits_closed_form(
+    a: list[Fraction], b: list[Fraction]
+) -> None:
+    """One parameter dict ``{"logits": ...}`` feeds both layers (invariant 5); the numeric
+    layer's target accuracy, 1e-12 relative (plus 1e-300 for exact zeros)."""
+    import mpmath
+    import numpy as np
+
+    import klproof
+
+    _, f = _logits_closed()
+    p, q = {"logits": [float(v) for v in a]}, {"logits": [float(v) for v in b]}
+    value = float(klproof.kl_divergence(klproof.Categorical(**p), klproof.Categorical(**q)))
+    with mpmath.workdps(60):
+        reference = f(*(mpmath.mpf(v) for v in p["logits"]), *(mpmath.mpf(v) for v in q["logits"]))
+    assert np.isfinite(value)
+    assert abs(value - float(reference)) <= 1e-12 * abs(float(reference)) + 1e-300, (
+        value,
+        reference,
+    )

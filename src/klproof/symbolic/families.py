@@ -705,6 +705,8 @@ class Categorical(Family):
                     raise ValueError(f"Categorical: logits must be real (got {v})")
             total = sp.Add(*(sp.exp(v) for v in ls))
             probs = [sp.exp(v) / total for v in ls]
+        #: The logits, when the family was given them (then its natural parameters).
+        self.logits = None if logits is None else sp.Tuple(*(sp.sympify(v) for v in logits))
         self.values = {"probs": sp.Tuple(*(sp.sympify(v) for v in probs))}
         self.check()
 
@@ -747,7 +749,10 @@ class Categorical(Family):
     def pdf(self, x: Any) -> Any:  # noqa: D102
         return sp.Mul(*(p ** sp.KroneckerDelta(x, i) for i, p in enumerate(self["probs"])))
 
-    def natural(self) -> tuple[Any, ...]:  # noqa: D102
+    def natural(self) -> tuple[Any, ...]:
+        r"""The logits if given (``Categorical(logits=l)``), else :math:`\log p_i`."""
+        if self.logits is not None:
+            return tuple(self.logits)
         return tuple(sp.log(p) for p in self["probs"])
 
     def statistics(self, x: Any) -> tuple[Any, ...]:  # noqa: D102

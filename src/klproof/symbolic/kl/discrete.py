@@ -21,6 +21,7 @@ from klproof.derivation import (
     KL,
     Algebra,
     Check,
+    Cite,
     Claim,
     Context,
     Derivation,
@@ -36,9 +37,11 @@ from klproof.derivation.ops import unfold
 from klproof.symbolic.families import Binomial, Categorical
 from klproof.symbolic.kl._checks import Instance, Leibniz, Memo, Using
 from klproof.symbolic.kl._routes import symbols_of
-from klproof.symbolic.kl.catalogue import PairSpec, _spec
+from klproof.symbolic.kl.catalogue import SPECS, PairSpec, _spec
+from klproof.symbolic.kl.forms import FORMS
+from klproof.symbolic.registry import get
 
-__all__ = ["BinomialTheorem"]
+__all__ = ["BinomialTheorem", "OnSupport"]
 
 COVER = "T. M. Cover and J. A. Thomas, Elements of Information Theory, 2nd ed., 2006, §2.3"
 BROWN = "L. D. Brown, Fundamentals of Statistical Exponential Families, 1986, Thm. 2.2"
@@ -78,6 +81,36 @@ class BinomialTheorem(Check):
 
     def describe(self) -> str:  # noqa: D102
         return "the binomial theorem (summand form and range checked)"
+
+
+@dataclass(frozen=True)
+class OnSupport(Check):
+    """A pointwise identity on a finite support, checked at each of its points.
+
+    ``variable`` takes each value of ``points`` in turn; at each the two sides (densities
+    unfolded) must reduce to the same expression.
+    """
+
+    variable: Any
+    points: tuple[Any, ...]
+    label = "pointwise on the support"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:  # noqa: D102
+        if claim.relation != "=":
+            return Outcome("failed", "establishes equalities only")
+        for point in self.points:
+            at = [
+                sp.sympify(unfold(side)).subs(self.variable, point)
+                for side in (claim.lhs, claim.rhs)
+            ]
+            outcome = self._decide_equal(at[0], at[1], ctx, f"{self.label} ({point})")
+            if outcome.status != "ok":
+                return outcome
+        return Outcome("ok", self.label)
+
+    def describe(self) -> str:  # noqa: D102
+        pts = ", ".join(sp.sstr(v) for v in self.points)
+        return f"at each point of the support ({sp.sstr(self.variable)} = {pts})"
 
 
 def _binomial_moments(p: Binomial) -> dict[Any, Any]:
@@ -234,6 +267,10 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
     k = p.variable
     lim = p.limits(k)
     big_k = p.K
+    # in logits the family is normalised by construction; in probs, sum p_i = 1 and
+    # sum q_i = 1 are hypotheses
+    in_logits = p.logits is not None and q.logits is not None
+    on_support = OnSupport(k, tuple(sp.Integer(i) for i in range(big_k)))
     eta = tuple(sp.Symbol(f"eta_{i + 1}", real=True) for i in range(big_k))
     stats = p.statistics(k)
     unnorm = sp.exp(sp.Add(*(e * t for e, t in zip(eta, stats, strict=True))))
@@ -315,14 +352,18 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
         Step(
             lhs=pl,
             rhs=unnorm_p / z_p,
-            reason=r"p in exponential-family form ($Z(\eta_p) = \sum_i p_i = 1$)",
-            check=Rule("normalisation of p", (norm_p,)),
+            reason="p in exponential-family form (the softmax of its logits)"
+            if in_logits
+            else r"p in exponential-family form ($Z(\eta_p) = \sum_i p_i = 1$)",
+            check=on_support if in_logits else Rule("normalisation of p", (norm_p,)),
         ),
         Step(
             lhs=sp.log(pl) - sp.log(ql),
             rhs=log_ratio,
-            reason="the log-ratio in exponential-family form (p and q normalised)",
-            check=Rule("normalisation of p and q", (norm_p, norm_q)),
+            reason="the log-ratio in exponential-family form: log-softmax"
+            if in_logits
+            else "the log-ratio in exponential-family form (p and q normalised)",
+            check=on_support if in_logits else Rule("normalisation of p and q", (norm_p, norm_q)),
         ),
         Step(
             lhs=_categorical_lhs(p, q),
@@ -353,8 +394,10 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
         ),
         Step(
             rhs=s.closed,
-            reason=r"$A(\eta_p) = \log \sum_i p_i = 0$, $A(\eta_q) = 0$; collect terms",
-            check=Rule("normalisation of p and q", (norm_p, norm_q)),
+            reason="collect terms"
+            if in_logits
+            else r"$A(\eta_p) = \log \sum_i p_i = 0$, $A(\eta_q) = 0$; collect terms",
+            check=Algebra() if in_logits else Rule("normalisation of p and q", (norm_p, norm_q)),
         ),
     ]
     return Derivation(
@@ -362,7 +405,7 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
         title=title,
         steps=tuple(steps),
         symbols=(*symbols_of(p, q), *eta),
-        hypotheses=(_normalisation(p, "p"), _normalisation(q, "q")),
+        hypotheses=() if in_logits else (_normalisation(p, "p"), _normalisation(q, "q")),
         summary=r"The exponential-family route: natural parameters $\eta_i = \log p_i$ "
         r"(logits), statistics $T_i(k) = \delta_{k, i-1}$, the normaliser summed from the "
         r"mass function and its gradient (the softmax) by differentiating it; KL is the "
@@ -394,3 +437,95 @@ def _categorical_categorical() -> PairSpec:
         "probabilities, 0 log 0 = 0, and KL = +∞ exactly when some q_i = 0 < p_i "
         "(support mismatch).",
     )
+
+
+# --------------------------------------------------------------------------- categorical, logits
+
+
+def _logsumexp(v: Any) -> Any:
+    return sp.log(sp.Add(*(sp.exp(e) for e in v)))
+
+
+def _categorical_substitution(
+    name: str, s: PairSpec, *, title: str, references: tuple[str, ...]
+) -> Any:
+    """The probs pair's sum route (no normalisation used) at p = softmax(l), q = softmax(m)."""
+    p, q = _categoricals(s)
+    base = SPECS[("categorical", "categorical")]()
+    default = get("kl/categorical/categorical/sum")
+    subs = tuple(
+        (sym, value)
+        for default_fam, fam in ((base.p, p), (base.q, q))
+        for sym, value in zip(default_fam["probs"], fam["probs"], strict=True)
+    )
+    fact = sp.Eq(default.lhs, default.rhs, evaluate=False)
+    steps = (
+        Step(
+            lhs=default.lhs,
+            rhs=default.rhs,
+            reason=f"the pair in probabilities ({default.name}, which needs no normalisation)",
+            check=Cite(lambda: get("kl/categorical/categorical/sum")),
+        ),
+        Step(
+            lhs=_categorical_lhs(p, q),
+            rhs=default.rhs.xreplace(dict(subs)),
+            reason="at $p = \\operatorname{softmax}(\\ell)$, "
+            "$q = \\operatorname{softmax}(m)$ (positive)",
+            check=Instance(fact, subs),
+        ),
+        Step(
+            rhs=s.closed,
+            reason="log-softmax: $\\log p_i = \\ell_i - \\log \\sum_j e^{\\ell_j}$; collect terms",
+            check=Algebra(),
+        ),
+    )
+    return Derivation(
+        name=name,
+        title=title,
+        steps=steps,
+        symbols=symbols_of(p, q),
+        summary="By substitution: the verified sum over the categories in probabilities, at "
+        "the softmax of the logits, simplified by the log-softmax.",
+        references=references,
+    )
+
+
+def _categorical_logits() -> PairSpec:
+    big_k = 3
+    ell = sp.Tuple(*(sp.Symbol(f"ell_{i + 1}", real=True) for i in range(big_k)))
+    m = sp.Tuple(*(sp.Symbol(f"m_{i + 1}", real=True) for i in range(big_k)))
+    p, q = Categorical(logits=ell), Categorical(logits=m)
+    closed = (
+        sp.Add(*(pi * (a - b) for pi, a, b in zip(p["probs"], ell, m, strict=True)))
+        - _logsumexp(ell)
+        + _logsumexp(m)
+    )
+    return PairSpec(
+        p,
+        q,
+        closed,
+        {},
+        ("sum", "bregman", "substitution"),
+        (COVER, BROWN),
+        extra={
+            "params": ({"logits": ell}, {"logits": m}),
+            "title": "KL(Categorical ‖ Categorical) in logits",
+            "builders": {
+                "sum": _categorical_sum,
+                "bregman": _categorical_bregman,
+                "substitution": _categorical_substitution,
+            },
+            "pair_lhs": _categorical_lhs(p, q),
+            "symbols": symbols_of(p, q),
+            "titles": {
+                "sum": "in logits, from the defining sum (log-softmax)",
+                "bregman": "in logits (the natural parameters), by the Bregman form",
+                "substitution": "in logits, by substitution into the probs form",
+            },
+        },
+        notes=f"K = {big_k}. In logits l (p) and m (q): sum_i softmax(l)_i (l_i - m_i) - "
+        "logsumexp(l) + logsumexp(m); no normalisation hypothesis is needed.",
+    )
+
+
+FORMS[("categorical", "categorical", "logits")] = _categorical_logits

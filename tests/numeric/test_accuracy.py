@@ -143,6 +143,23 @@ def test_gamma_near_diagonal(
     _check("kl/gamma/gamma", p, q)
 
 
+@given(
+    a=st.floats(1e-3, 1e6),
+    b=st.floats(1e-3, 1e3),
+    e=rel,
+    s=sign,
+    sig=st.floats(0.0025, 400.0),
+)
+# shapes within 1e-5, rates 1.7x apart, small shape: the textbook form (the previous
+# kernel's path here) lost to 2.7e-12; the fast path's close-shape correction keeps 1e-13
+@example(a=0.0011874761808229946, b=0.9649542816841263, e=8.4e-6, s=1.0, sig=0.5719)
+@example(a=2.0, b=1.0, e=0.3, s=1.0, sig=1.3)  # shapes and rates moved alike: t = 0
+def test_gamma_close_shapes_far_rates(a: float, b: float, e: float, s: float, sig: float) -> None:
+    p = {"concentration": a, "rate": b}
+    q = {"concentration": a * (1 + s * e), "rate": b * sig}
+    _check("kl/gamma/gamma", p, q)
+
+
 @given(a=st.floats(1e-150, 1e150), b=st.floats(1e-150, 1e150), e1=rel, e2=rel, s1=sign, s2=sign)
 @example(a=2.0, b=5.0, e1=1e-8, e2=1e-8, s1=1.0, s2=-1.0)  # naive: 2.9e3 rel error
 @example(a=1e3, b=1e150, e1=1e-4, e2=1e-6, s1=1.0, s2=1.0)  # peers: NaN or negative

@@ -557,7 +557,100 @@ def _det2(a: F64, b: F64, c: F64, d: F64) -> F64:
     return np.asarray(np.ldexp(scaled, ea + ec), dtype=np.float64)
 
 
+#: Shapes where :func:`_k_gamma`'s fast form is used (see there), and the least
+#: relative shape difference |a2/a1 - 1| for it.
+_GAMMA_FAST_LO, _GAMMA_FAST_HI, _GAMMA_FAST_REL = 1e-3, 1e6, 0.25
+
+
 def _k_gamma(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
+    r"""KL(Gamma(a1, b1) || Gamma(a2, b2)): a fast form where it is accurate, else careful.
+
+    With :math:`\rho = a_2/a_1`, :math:`\sigma = b_2/b_1` and Stirling's remainders
+    :math:`\mu, \nu` (:func:`~klproof.numeric._special.mu_nu_fast`, no SciPy call), the
+    closed form of Penny (2001) is exactly
+
+    .. math:: a_1 \sigma\, k(t) + \tfrac12(\rho - 1 - \log\rho)
+       + \big[\mu(a_2) - \mu(a_1) + (a_2 - a_1)\nu(a_1)\big],
+       \qquad t = \log(\rho/\sigma),\ k(t) = t + (t - 1)\,\mathrm{expm1}(t),
+
+    three non-negative terms (the bracket is the Bregman divergence of the convex
+    :math:`\mu`), evaluated for the whole block with about 150 NumPy passes and no SciPy
+    call. When the shapes differ by a relative 1/4 or more, the middle term is at least
+    0.013 while the bracket is formed to a few 1e-15 absolute, so this is accurate to
+    ~1e-13 relative for shapes in [1e-3, 1e6]. On a mask (8 % of random inputs): where
+    :math:`|t| < 1/2` and :math:`a_1\sigma > 100`, or the shapes are closer, the first
+    term is re-formed from the exact determinant :math:`a_2 b_1 - a_1 b_2` and the
+    second with a series; where the shapes are close and these two are below 0.1,
+    the bracket by quadrature (:func:`~klproof.numeric._special.bregman_mu`). Extreme
+    parameters go to :func:`_k_gamma_careful`.
+    """
+    a1, b1, a2, b2 = (np.asarray(x, dtype=np.float64) for x in (a1, b1, a2, b2))
+    rho = a2 / a1
+    sig = b2 / b1
+    lr = np.log(rho)
+    ls = np.log(sig)
+    if _all_within(a1, a2, b1, ls):
+        fast = None
+    else:
+        lo, hi = np.minimum(a1, a2), np.maximum(a1, a2)
+        fast = (lo >= _GAMMA_FAST_LO) & (hi <= _GAMMA_FAST_HI) & (b1 >= 1e-150) & (b1 <= 1e150)
+        fast &= np.abs(ls) <= 230.0
+    t = lr - ls
+    k = np.expm1(t)
+    k *= t - 1.0
+    k += t  # k(t) = t e^t - e^t + 1
+    k *= sig
+    k *= a1
+    k += 0.5 * (rho - 1.0 - lr)
+    mu1, nu1 = S.mu_nu_fast(a1)
+    mu2, _ = S.mu_nu_fast(a2, want_nu=False)
+    assert nu1 is not None
+    bmu = (a2 - a1) * nu1
+    bmu += mu2
+    bmu -= mu1
+    out = np.atleast_1d(k + bmu)
+    shape = out.shape
+    # exact lead term where t is small and amplified, or where the shapes are close
+    precise = np.atleast_1d(
+        ((rho > 1.0 - _GAMMA_FAST_REL) & (rho < 1.0 + _GAMMA_FAST_REL))
+        | ((np.abs(t) < 0.5) & (a1 * sig > 100.0))
+    )
+    if fast is not None:
+        fast = np.atleast_1d(fast)
+        precise &= fast
+    if precise.any():
+        idx = np.flatnonzero(precise)
+        x1, y1, x2, y2, bm = (np.broadcast_to(v, shape)[idx] for v in (a1, b1, a2, b2, bmu))
+        hi1, lo1 = S.two_prod(x2, y1)
+        hi2, lo2 = S.two_prod(x1, y2)
+        det = (hi1 - hi2) + (lo1 - lo2)  # a2 b1 - a1 b2 to a few ulp
+        rr, ss = x2 / x1, y2 / y1
+        lead = x1 * S.kl_atom(rr, ss, det / x1 / y1) + 0.5 * S.rm1mlog(x2, x1)[0]
+        # close shapes and a small remainder: the bracket by quadrature (relative accuracy)
+        weak = (np.abs(rr - 1.0) < _GAMMA_FAST_REL) & (lead < 0.1)
+        if weak.any():
+            bm = bm.copy()
+            bm[weak] = S.bregman_mu(x1[weak], x2[weak] - x1[weak])
+        out[idx] = lead + bm
+    if fast is not None and not fast.all():
+        idx = np.flatnonzero(~fast)
+        out[idx] = _k_gamma_careful(*(np.broadcast_to(v, shape)[idx] for v in (a1, b1, a2, b2)))
+    return out
+
+
+def _all_within(a1: F64, a2: F64, b1: F64, ls: F64) -> bool:
+    """Whether a whole block lies in :func:`_k_gamma`'s fast region (reductions, no masks)."""
+    with np.errstate(invalid="ignore"):
+        return bool(
+            min(float(np.min(a1)), float(np.min(a2))) >= _GAMMA_FAST_LO
+            and max(float(np.max(a1)), float(np.max(a2))) <= _GAMMA_FAST_HI
+            and float(np.min(b1)) >= 1e-150
+            and float(np.max(b1)) <= 1e150
+            and float(np.max(np.abs(ls))) <= 230.0
+        )
+
+
+def _k_gamma_careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
     r"""KL(Gamma(a1, b1) || Gamma(a2, b2)).
 
     Far from the diagonal, the closed form of Penny (2001) rewritten with Stirling's

@@ -135,13 +135,19 @@ def cmd_list(args: argparse.Namespace) -> int:
         from klproof.symbolic.kl import pairs
 
         catalogue = pairs()
-        width = max(len(pair.id) for pair in catalogue)
-        for pair in catalogue:
+        forms = [pair for pair in pairs(forms=True) if pair.form]
+        infinite = [pair for pair in pairs(infinite=True) if pair.expression.is_infinite]
+        width = max(len(pair.id) for pair in [*catalogue, *forms, *infinite])
+        for pair in [*catalogue, *forms]:
             routes = ", ".join(r.rsplit("/", 1)[-1] for r in pair.routes)
             sys.stdout.write(f"{pair.id:<{width}}  routes: {routes}\n")
+        for pair in infinite:
+            sys.stdout.write(f"{pair.id:<{width}}  +inf (support mismatch)\n")
         same = sum(1 for pair in catalogue if pair.p == pair.q)
         sys.stdout.write(
-            f"\n{len(catalogue)} pairs: {same} same-family, {len(catalogue) - same} cross-family\n"
+            f"\n{len(catalogue)} pairs: {same} same-family, {len(catalogue) - same} cross-family"
+            f"; {len(forms)} in a second parametrisation; {len(infinite)} +inf for all "
+            "parameters (derived from the supports)\n"
         )
         return 0
     for name in registry.names():

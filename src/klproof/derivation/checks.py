@@ -623,7 +623,7 @@ class SupportMismatch(Check):
         if claim.relation != "=" or claim.rhs != sp.oo:
             return Outcome("failed", "the support rule proves claims of the form KL = oo")
         unfolded = rewrite_operators(unfold(self.p_mass))
-        if not _positive_aggregate(unfolded):
+        if not _positive_aggregate(unfolded, ctx.conditions):
             p_mass = sp.simplify(unfolded.doit())
             if p_mass.is_positive is not True:
                 return Outcome(
@@ -638,8 +638,20 @@ class SupportMismatch(Check):
         return "support mismatch: a set with positive p-mass and zero q-mass"
 
 
-def _positive_aggregate(expr: Any) -> bool:
-    """Whether ``expr`` is an integral (sum) of a positive function over a nonempty range."""
+def _positive_aggregate(expr: Any, conditions: Sequence[Any] = ()) -> bool:
+    """Whether ``expr`` is an integral (sum) of a positive function over a nonempty range.
+
+    The integrand's sign is decided under the symbols' assumptions, and under the
+    conditions made visible to them (``probs < 1``: see :func:`_reparametrise`).
+    """
+
+    def positive(value: Any) -> bool:
+        if sp.simplify(value).is_positive is True:
+            return True
+        if not conditions:
+            return False
+        return sp.simplify(_reparametrise(value, conditions)).is_positive is True
+
     if not isinstance(expr, sp.Integral | sp.Sum) or len(expr.limits) != 1:
         return False
     limit = expr.limits[0]
@@ -649,9 +661,7 @@ def _positive_aggregate(expr: Any) -> bool:
     if isinstance(expr, sp.Sum):
         n = sp.Dummy("n", integer=True, nonnegative=True)
         nonempty = b == sp.oo or (b - a).is_nonnegative is True
-        return bool(
-            nonempty and a.is_finite and sp.simplify(expr.function.subs(x, a + n)).is_positive
-        )
+        return bool(nonempty and a.is_finite and positive(expr.function.subs(x, a + n)))
     t = sp.Dummy("t", positive=True)
     if a == -sp.oo and b == sp.oo:
         points = [x]
@@ -664,4 +674,4 @@ def _positive_aggregate(expr: Any) -> bool:
         points, assumptions_ok = [a + (b - a) * t / (1 + t)], (b - a).is_positive is True
     if not assumptions_ok:
         return False
-    return all(sp.simplify(expr.function.xreplace({x: pt})).is_positive is True for pt in points)
+    return all(positive(expr.function.xreplace({x: pt})) for pt in points)

@@ -17,6 +17,7 @@ from klproof.symbolic.kl import simplex as _simplex  # noqa: F401 - registers it
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec
 from klproof.symbolic.kl.expansion import EXPANDABLE, expansion_derivation
 from klproof.symbolic.kl.forms import FORMS
+from klproof.symbolic.kl.mismatch import mismatch_factory, mismatched
 from klproof.symbolic.registry import get, register
 
 #: A custom route: ``builder(name, spec, title=..., references=...) -> Derivation``, for
@@ -154,7 +155,30 @@ def _make_pair(p: str, q: str) -> KLPair:
     )
 
 
-def pairs(*, forms: bool = False) -> list[KLPair]:
+@cache
+def _make_infinite(p: str, q: str) -> KLPair:
+    m = mismatched()[(p, q)]
+    return KLPair(
+        id=_pair_id(p, q),
+        p=p,
+        q=q,
+        routes=(),
+        expression=sp.oo,
+        p_params=_params(m.p),
+        q_params=_params(m.q),
+        finite_when=(sp.false,),
+        conditions=(),
+        sources=("T. M. Cover and J. A. Thomas, Elements of Information Theory, 2006, §2.3",),
+        notes="+oo for all parameters: p puts mass where q has none (derived from the "
+        "supports; the derivation's one step is the support-mismatch rule).",
+    )
+
+
+def _infinite_keys() -> list[tuple[str, str]]:
+    return [k for k in mismatched() if k not in SPECS]
+
+
+def pairs(*, forms: bool = False, infinite: bool = False) -> list[KLPair]:
     """Every registered pair, sorted by id.
 
     Parameters
@@ -162,9 +186,15 @@ def pairs(*, forms: bool = False) -> list[KLPair]:
     forms
         Also list the pairs in a second parametrisation (``kl/bernoulli-logits/...``);
         by default only the families' default parameters (one entry per numeric kernel).
+    infinite
+        Also list the pairs whose KL is +oo for all parameters (support mismatch,
+        ``expression`` is ``oo``, no routes: one derivation, ``kl/<p>/<q>``).
     """
     keys = [*SPECS, *(_FORM_KEYS if forms else ())]
-    return sorted((_make_pair(p, q) for p, q in keys), key=lambda pr: pr.id)
+    out = [_make_pair(p, q) for p, q in keys]
+    if infinite:
+        out += [_make_infinite(p, q) for p, q in _infinite_keys()]
+    return sorted(out, key=lambda pr: pr.id)
 
 
 def get_pair(
@@ -174,6 +204,8 @@ def get_pair(
 
     ``form`` picks a second parametrisation (``get_pair("bernoulli", "bernoulli",
     form="logits")``, also reachable as ``get_pair("bernoulli-logits", "bernoulli-logits")``).
+    A pair whose KL is +oo for all parameters (the supports say so) is returned with
+    ``expression`` ``oo`` (see :func:`pairs` with ``infinite=True``).
 
     Raises
     ------
@@ -184,6 +216,8 @@ def get_pair(
     if form:
         pn, qn = f"{pn}-{form}", f"{qn}-{form}"
     if (pn, qn) not in SPECS and (pn, qn) not in _FORM_KEYS:
+        if (pn, qn) in mismatched():
+            return _make_infinite(pn, qn)
         raise UnregisteredPairError(pn, qn)
     return _make_pair(pn, qn)
 
@@ -288,6 +322,8 @@ def _register_all() -> None:
             name = f"{_pair_id(p, q)}/{route}"
             _route_factory_registered[name] = register(name)(_route_factory(p, q, route))
         register(_pair_id(p, q))(_pair_factory(p, q))
+    for p, q in _infinite_keys():
+        register(_pair_id(p, q))(mismatch_factory(_pair_id(p, q), (p, q)))
     for fam in EXPANDABLE:
         register(f"kl/{fam}/{fam}/expansion")(_expansion_factory(fam))
     done: set[str] = set()

@@ -25,6 +25,7 @@ from klproof.derivation import (
     Claim,
     Context,
     Derivation,
+    Entropy,
     Evaluate,
     Hypothesis,
     Labelled,
@@ -39,7 +40,7 @@ from klproof.symbolic.kl._checks import Instance, Leibniz, Memo, Using
 from klproof.symbolic.kl._routes import symbols_of
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec, _spec
 from klproof.symbolic.kl.forms import FORMS
-from klproof.symbolic.registry import get
+from klproof.symbolic.registry import get, register
 
 __all__ = ["BinomialTheorem", "OnSupport"]
 
@@ -529,3 +530,34 @@ def _categorical_logits() -> PairSpec:
 
 
 FORMS[("categorical", "categorical", "logits")] = _categorical_logits
+
+
+@register("entropy/categorical")
+def _categorical_entropy() -> Derivation:
+    p = Categorical.symbolic(1)
+    k = p.variable
+    lim = p.limits(k)
+    pl = p.label("p", k)
+    probs = p["probs"]
+    steps = (
+        Step(
+            lhs=Entropy(pl, lim),
+            rhs=-sp.Sum(pl * sp.log(pl), lim),
+            reason="definition of the entropy",
+            check=Rule("definition"),
+        ),
+        Step(
+            rhs=-sp.Add(*(v * sp.log(v) for v in probs)),
+            reason=rf"the sum over the ${p.K}$ categories",
+            check=Evaluate(),
+        ),
+    )
+    return Derivation(
+        name="entropy/categorical",
+        title=f"Entropy of the Categorical distribution (K = {p.K})",
+        steps=steps,
+        symbols=symbols_of(p),
+        summary="The entropy from its definition, summed over the categories "
+        "(0 log 0 = 0 extends it to zero probabilities by continuity).",
+        references=(COVER,),
+    )

@@ -28,7 +28,9 @@ from klproof.derivation import (
     Check,
     Claim,
     Context,
+    CrossEntropy,
     Derivation,
+    Entropy,
     Evaluate,
     Labelled,
     Outcome,
@@ -40,6 +42,7 @@ from klproof.symbolic.families import Dirichlet
 from klproof.symbolic.kl._checks import Instance, Integrate, Leibniz, Memo, Using
 from klproof.symbolic.kl._routes import symbols_of
 from klproof.symbolic.kl.catalogue import PairSpec, _spec
+from klproof.symbolic.registry import register
 
 __all__ = ["InnerFactor", "OnSimplex"]
 
@@ -360,16 +363,15 @@ def _dirichlet_bregman(name: str, s: PairSpec, *, title: str, references: tuple[
     )
 
 
-def _dirichlet_integral(name: str, s: PairSpec, *, title: str, references: tuple[str, ...]) -> Any:
-    """KL from the defining integral: the log-ratio, then E_p[log x_i] as lemmas."""
-    p, q = _dirichlets(s)
+def _log_moments(p: Dirichlet) -> tuple[list[Step], list[Any], list[Any]]:
+    """Lemmas: p is normalised and E_p[log x_i] = ψ(α_i) - ψ(α_0), from the normaliser."""
     x = p.variable
     lim = p.limits()
-    alpha, beta = tuple(p["concentration"]), tuple(q["concentration"])
-    a0, b0 = sp.Add(*alpha), sp.Add(*beta)
+    alpha = tuple(p["concentration"])
+    a0 = sp.Add(*alpha)
     steps, z_fact = _normaliser_steps(p, alpha)
     z_int, z = z_fact.lhs, z_fact.rhs
-    pl, ql = p.label("p"), q.label("q")
+    pl = p.label("p")
     stats = p.statistics(x)
     means = []
     one = _integral(pl, lim)
@@ -408,6 +410,20 @@ def _dirichlet_integral(name: str, s: PairSpec, *, title: str, references: tuple
         ]
         means.append(value)
         facts.append(sp.Eq(lhs, value, evaluate=False))
+    return steps, facts, means
+
+
+def _dirichlet_integral(name: str, s: PairSpec, *, title: str, references: tuple[str, ...]) -> Any:
+    """KL from the defining integral: the log-ratio, then E_p[log x_i] as lemmas."""
+    p, q = _dirichlets(s)
+    x = p.variable
+    lim = p.limits()
+    alpha, beta = tuple(p["concentration"]), tuple(q["concentration"])
+    a0, b0 = sp.Add(*alpha), sp.Add(*beta)
+    pl, ql = p.label("p"), q.label("q")
+    stats = p.statistics(x)
+    one = _integral(pl, lim)
+    steps, facts, means = _log_moments(p)
     constant = (
         sp.log(sp.gamma(a0))
         - sp.Add(*(sp.log(sp.gamma(a)) for a in alpha))
@@ -454,6 +470,129 @@ def _dirichlet_integral(name: str, s: PairSpec, *, title: str, references: tuple
     )
 
 
+def _log_gamma_constant(f: Dirichlet) -> Any:
+    r""":math:`\log\Gamma(\alpha_0) - \sum_i \log\Gamma(\alpha_i)`, the log of the density's constant."""
+    alpha = tuple(f["concentration"])
+    return sp.log(sp.gamma(sp.Add(*alpha))) - sp.Add(*(sp.log(sp.gamma(a)) for a in alpha))
+
+
+def _minus_expected_log(
+    start: Any, p: Dirichlet, f: Dirichlet, label: Any, facts: list[Any], means: list[Any]
+) -> tuple[list[Step], Any]:
+    r"""Steps for ``start`` :math:`= -\int p \log f` (``f`` is p or q).
+
+    Through the log-density of ``f`` and the lemmas ``facts`` (normalisation,
+    :math:`\mathbb{E}_p[\log x_i]`).
+    """
+    x = p.variable
+    lim = p.limits()
+    pl = p.label("p")
+    stats = p.statistics(x)
+    coeffs = [a - 1 for a in f["concentration"]]
+    constant = _log_gamma_constant(f)
+    density = sp.Add(*(c * t for c, t in zip(coeffs, stats, strict=True))) + constant
+    fact = sp.Eq(sp.log(label), density, evaluate=False)
+    value = -(sp.Add(*(c * m for c, m in zip(coeffs, means, strict=True))) + constant)
+    steps = [
+        Step(
+            lhs=sp.log(label),
+            rhs=density,
+            reason="the log-density, pointwise on the simplex",
+            check=OnSimplex(tuple(x)),
+        ),
+        Step(
+            lhs=start,
+            rhs=-_integral(pl * sp.log(label), lim),
+            reason="definition",
+            check=Rule("definition"),
+        ),
+        Step(
+            rhs=-_integral(pl * density, lim),
+            reason="the log-density (above)",
+            check=Using("log-density", (fact,)),
+        ),
+        Step(
+            rhs=-(
+                sp.Add(*(c * _integral(pl * t, lim) for c, t in zip(coeffs, stats, strict=True)))
+                + constant * _integral(pl, lim)
+            ),
+            reason="linearity",
+            check=Rule("linearity of the integral"),
+        ),
+        Step(rhs=value, reason="the lemmas (above)", check=Using("lemmas", tuple(facts))),
+    ]
+    return steps, value
+
+
+def _dirichlet_cross_entropy(
+    name: str, s: PairSpec, *, title: str, references: tuple[str, ...]
+) -> Any:
+    """KL = H(p, q) - H(p), each through the same lemmas E_p[log x_i]."""
+    p, q = _dirichlets(s)
+    lim = p.limits()
+    pl, ql = p.label("p"), q.label("q")
+    steps, facts, means = _log_moments(p)
+    h_steps, h_value = _minus_expected_log(Entropy(pl, lim), p, p, pl, facts, means)
+    c_steps, c_value = _minus_expected_log(CrossEntropy(pl, ql, lim), p, q, ql, facts, means)
+    h_fact = sp.Eq(Entropy(pl, lim), h_value, evaluate=False)
+    c_fact = sp.Eq(CrossEntropy(pl, ql, lim), c_value, evaluate=False)
+    steps += [
+        *h_steps,
+        *c_steps,
+        Step(
+            lhs=_dirichlet_lhs(p, q),
+            rhs=CrossEntropy(pl, ql, lim) - Entropy(pl, lim),
+            reason="KL is cross-entropy minus entropy",
+            check=Rule("definitions"),
+        ),
+        Step(
+            rhs=c_value - h_value, reason="the two lemmas", check=Using("lemmas", (h_fact, c_fact))
+        ),
+        Step(rhs=s.closed, reason="collect terms", check=Algebra()),
+    ]
+    return Derivation(
+        name=name,
+        title=title,
+        steps=tuple(steps),
+        symbols=(*symbols_of(p, q), *p.variable),
+        conditions=_conditions(p),
+        summary="Cross-entropy minus entropy, each from its definition through the lemmas "
+        r"$\mathbb{E}_p[\log x_i] = \psi(\alpha_i) - \psi(\alpha_0)$.",
+        references=references,
+    )
+
+
+def entropy_closed_form(p: Dirichlet) -> Any:
+    """The claimed entropy (proven by ``entropy/dirichlet``)."""
+    alpha = tuple(p["concentration"])
+    a0 = sp.Add(*alpha)
+    return (
+        -_log_gamma_constant(p)
+        + (a0 - p.K) * sp.digamma(a0)
+        - sp.Add(*((a - 1) * sp.digamma(a) for a in alpha))
+    )
+
+
+@register("entropy/dirichlet")
+def _dirichlet_entropy() -> Derivation:
+    p = Dirichlet.symbolic(1)
+    lim = p.limits()
+    pl = p.label("p")
+    steps, facts, means = _log_moments(p)
+    h_steps, _ = _minus_expected_log(Entropy(pl, lim), p, p, pl, facts, means)
+    steps += [*h_steps, Step(rhs=entropy_closed_form(p), reason="collect terms", check=Algebra())]
+    return Derivation(
+        name="entropy/dirichlet",
+        title="Entropy of the Dirichlet distribution (K = 3)",
+        steps=tuple(steps),
+        symbols=(*symbols_of(p), *p.variable),
+        conditions=_conditions(p),
+        summary="The entropy from its definition: the log-density is linear in the "
+        r"$\log x_i$, whose means are lemmas from the normaliser (iterated integration).",
+        references=(PENNY,),
+    )
+
+
 def closed_form(p: Dirichlet, q: Dirichlet) -> Any:
     """The claimed closed form (proven by the routes)."""
     alpha, beta = tuple(p["concentration"]), tuple(q["concentration"])
@@ -481,10 +620,14 @@ def _dirichlet_dirichlet() -> PairSpec:
         q,
         closed_form(p, q),
         {},
-        ("integral", "bregman"),
+        ("integral", "bregman", "cross-entropy"),
         (PENNY + ", eq. (13)", BROWN, TORCH),
         extra={
-            "builders": {"integral": _dirichlet_integral, "bregman": _dirichlet_bregman},
+            "builders": {
+                "integral": _dirichlet_integral,
+                "bregman": _dirichlet_bregman,
+                "cross-entropy": _dirichlet_cross_entropy,
+            },
             "pair_lhs": _dirichlet_lhs(p, q),
             "symbols": symbols_of(p, q),
         },

@@ -208,11 +208,22 @@ def gamma_normal_gap(a: F64) -> F64:
     r"""Return :math:`\tfrac12\log(2\pi e a) - H(\mathrm{Gamma}(a, 1)) \ge 0`.
 
     This is how far the Gamma entropy falls short of the Gaussian entropy with the same
-    variance; it decays like :math:`1/(3a)`. For ``a >= 8`` it is summed from the
-    Stirling series (no cancellation); below, the direct formula.
+    variance; it decays like :math:`1/(3a)`. For ``a`` in [1e-3, 1e6] it is
+    :math:`1/(2a) - \mu(a) + (1 - a)\nu(a)` with :func:`mu_nu_fast`; elsewhere, for
+    ``a >= 8`` the Stirling series (no cancellation), below the direct formula.
     """
-    special = scipy_special()
     a = np.atleast_1d(np.asarray(a, dtype=np.float64))
+    if a.size and float(np.min(a)) >= 1e-3 and float(np.max(a)) <= 1e6:
+        # 1/(2a) - mu(a) + (1 - a) nu(a): below 1, mu ~ -log(a)/2 against 1/a; above,
+        # mu and (a - 1) nu are 1/(12a) + ... against 1/(2a): few digits cancel
+        # (3.7e-14 worst in 2000 random cases against mpmath)
+        mu, nu = mu_nu_fast(a)
+        assert nu is not None
+        out = 0.5 / a
+        out -= mu
+        out += (1.0 - a) * nu
+        return out
+    special = scipy_special()
     out = np.empty_like(a)
     big = a >= 8.0
     if np.any(big):

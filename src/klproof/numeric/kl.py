@@ -1340,14 +1340,16 @@ def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
     err = (a - hi) - lo
     hi2, lo2 = S.two_prod(s2, b)
     d = (((r - hi2) - lo2) + err / (2.0 * r)) / (s2 * b)
+    gap = S.gamma_normal_gap(a)
     ok = np.isfinite(z) & np.isfinite(d) & (d > -0.5)
-    g = np.where(ok, S.dm_log1p(np.where(ok, d, 0.0)), 0.0)
-    if not np.all(ok):
-        mean, std = a / b, r / b
-        far = _k_normal(mean, std, m2, s2) + S.gamma_normal_gap(a)
-        near = g + 0.5 * (d * d + z * z) + S.gamma_normal_gap(a)
-        return np.asarray(np.where(ok, near, far), dtype=np.float64)
-    return np.asarray(g + 0.5 * (d * d + z * z) + S.gamma_normal_gap(a), dtype=np.float64)
+    out = S.dm_log1p(np.where(ok, d, 0.0))
+    out += 0.5 * (d * d + z * z)
+    out += gap
+    if not ok.all():
+        idx = np.flatnonzero(~ok)
+        ai, bi = a[idx], b[idx]
+        out[idx] = _k_normal(ai / bi, r[idx] / bi, m2[idx], s2[idx]) + gap[idx]
+    return out
 
 
 _SQRT_2_PI = math.sqrt(2.0 / math.pi)

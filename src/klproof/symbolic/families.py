@@ -40,6 +40,7 @@ __all__ = [
     "Binomial",
     "Categorical",
     "Dirichlet",
+    "DiagonalNormal",
     "Exponential",
     "Family",
     "Gamma",
@@ -48,6 +49,7 @@ __all__ = [
     "HalfNormal",
     "Laplace",
     "LogNormal",
+    "MultivariateNormal",
     "Normal",
     "Param",
     "Pareto",
@@ -65,6 +67,8 @@ _KINDS: dict[str, tuple[dict[str, bool], str]] = {
     "positive": ({"positive": True}, "positive"),
     "unit": ({"positive": True}, "in (0, 1)"),
     "count": ({"integer": True, "positive": True}, "a positive integer"),
+    "vector": ({}, "a real vector"),
+    "pd": ({}, "symmetric positive definite"),
 }
 
 
@@ -677,6 +681,190 @@ class Poisson(Family):
         return sp.exp(sp.exp(eta[0]))
 
 
+# --------------------------------------------------------------------------- multivariate
+
+
+def _as_matrix(value: Any, name: str, family_name: str) -> Any:
+    """A matrix expression as given, or an explicit list / array as an immutable matrix."""
+    if isinstance(value, sp.MatrixExpr):  # MatrixSymbol, explicit immutable matrix, ...
+        return value
+    try:
+        return sp.ImmutableMatrix(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{family_name}: {name} must be a matrix or a nested list") from exc
+
+
+class MultivariateNormal(Family):
+    r"""Multivariate normal :math:`\mathcal{N}(\mu, \Sigma)` on :math:`\mathbb{R}^d`.
+
+    ``loc`` :math:`\mu` (a :math:`d \times 1` matrix), ``covariance_matrix``
+    :math:`\Sigma` (:math:`d \times d`, symmetric positive definite), with the density
+
+    .. math::
+
+        p(x) = (2\pi)^{-d/2} (\det\Sigma)^{-1/2}
+        \exp\left(-\tfrac12 (x - \mu)^\top \Sigma^{-1} (x - \mu)\right).
+
+    The parameters are SymPy matrix expressions: :meth:`symbolic` gives
+    ``MatrixSymbol`` s of a symbolic dimension :math:`d` (positive definiteness of a
+    ``MatrixSymbol`` is then an assumption the derivations state); an explicit matrix is
+    refused when SymPy knows it is not symmetric or not positive definite::
+
+        >>> import sympy as sp
+        >>> s = sp.Symbol("s", negative=True)
+        >>> MultivariateNormal(loc=[0, 0], covariance_matrix=[[s, 0], [0, 1]])
+        Traceback (most recent call last):
+        ...
+        ValueError: MultivariateNormal: covariance_matrix must be symmetric positive definite (got [[s, 0], [0, 1]])
+
+    The names are PyTorch's, NumPyro's and :class:`klproof.MultivariateNormal`'s.
+    """
+
+    name = "multivariatenormal"
+    title = "Multivariate normal"
+    params = (Param("loc", "mu", "vector"), Param("covariance_matrix", "Sigma", "pd"))
+
+    def __init__(self, loc: Any, covariance_matrix: Any) -> None:
+        self.values = {
+            "loc": _as_matrix(loc, "loc", "MultivariateNormal"),
+            "covariance_matrix": _as_matrix(
+                covariance_matrix, "covariance_matrix", "MultivariateNormal"
+            ),
+        }
+        self.check()
+
+    def check(self) -> None:  # noqa: D102
+        loc, cov = self["loc"], self["covariance_matrix"]
+        if loc.shape[1] != 1 and loc.shape[0] == 1:
+            loc = self.values["loc"] = loc.T
+        d = loc.shape[0]
+        if loc.shape != (d, 1) or cov.shape != (d, d):
+            raise ValueError(
+                f"MultivariateNormal: covariance_matrix must be {sp.sstr(d)} x {sp.sstr(d)} "
+                f"for a loc of length {sp.sstr(d)} (got {sp.sstr(cov.shape)})"
+            )
+        if isinstance(loc, sp.ImmutableMatrix) and any(v.is_real is False for v in loc):
+            raise ValueError(f"MultivariateNormal: loc must be real (got {sp.sstr(loc.tolist())})")
+        if isinstance(cov, sp.ImmutableMatrix):
+            asymmetric = any(
+                (cov[i, j] - cov[j, i]).is_zero is False for i in range(d) for j in range(i)
+            )
+            if (
+                asymmetric
+                or any(v.is_real is False for v in cov)
+                or cov.is_positive_definite is False
+            ):
+                raise ValueError(
+                    "MultivariateNormal: covariance_matrix must be symmetric positive definite "
+                    f"(got {sp.sstr(cov.tolist())})"
+                )
+
+    @classmethod
+    def symbolic(cls, index: int | str = "", dim: Any = None) -> Self:
+        """``MatrixSymbol`` parameters of dimension ``dim`` (default a symbol ``d``)."""
+        suffix = f"_{index}" if index != "" else ""
+        d = sp.Symbol("d", integer=True, positive=True) if dim is None else sp.sympify(dim)
+        return cls(
+            loc=sp.MatrixSymbol("mu" + suffix, d, 1),
+            covariance_matrix=sp.MatrixSymbol("Sigma" + suffix, d, d),
+        )
+
+    @property
+    def dim(self) -> Any:
+        """The dimension :math:`d`."""
+        return self["loc"].shape[0]
+
+    @property
+    def variable(self) -> Any:
+        r"""The variable :math:`x \in \mathbb{R}^d` (a :math:`d \times 1` ``MatrixSymbol``)."""
+        return sp.MatrixSymbol("x", self.dim, 1)
+
+    def pdf(self, x: Any) -> Any:  # noqa: D102
+        m, cov = self["loc"], self["covariance_matrix"]
+        if isinstance(cov, sp.ImmutableMatrix):  # explicit: evaluate the matrix algebra
+            r = sp.ImmutableMatrix(x.as_explicit()) - m
+            quad = (r.T * cov.inv() * r)[0, 0]
+            det = cov.det()
+        else:
+            r = x - m
+            quad = sp.Trace(r.T * cov.I * r)
+            det = sp.Determinant(cov)
+        return sp.exp(-quad / 2) / sp.sqrt((2 * sp.pi) ** self.dim * det)
+
+
+class DiagonalNormal(Family):
+    r"""Independent normal coordinates :math:`\prod_{i=1}^D \mathcal{N}(\mu_i, \sigma_i^2)`.
+
+    ``loc`` :math:`\mu` and ``scale`` :math:`\sigma` are vectors of length :math:`D`: an
+    ``IndexedBase`` (with :meth:`symbolic`, of a symbolic length :math:`D`) or an explicit
+    list. PyTorch writes it ``Independent(Normal(loc, scale), 1)``. A scale SymPy knows is
+    not positive is refused::
+
+        >>> import sympy as sp
+        >>> DiagonalNormal(loc=sp.IndexedBase("m", real=True),
+        ...                scale=sp.IndexedBase("s", negative=True), dim=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: DiagonalNormal: scale must be positive (got s)
+    """
+
+    name = "diagonalnormal"
+    title = "Diagonal normal"
+    params = (Param("loc", "mu", "real"), Param("scale", "sigma", "positive"))
+
+    def __init__(self, loc: Any, scale: Any, dim: Any = None) -> None:
+        explicit = [not isinstance(v, sp.IndexedBase) for v in (loc, scale)]
+        if all(explicit):
+            loc, scale = sp.Tuple(*loc), sp.Tuple(*scale)
+            if len(loc) != len(scale):
+                raise ValueError("DiagonalNormal: loc and scale must have the same length")
+            dim = len(loc)
+        elif any(explicit) or dim is None:
+            raise TypeError(
+                "DiagonalNormal: give loc and scale as two lists, or as two IndexedBase "
+                "with their length dim"
+            )
+        self.values = {"loc": loc, "scale": scale}
+        self.dim: Any = sp.sympify(dim)
+        self.index = sp.Symbol("i", integer=True, positive=True)
+        self.check()
+
+    def check(self) -> None:  # noqa: D102
+        for p in self.params:
+            value = self.values[p.name]
+            entries = list(value) if isinstance(value, sp.Tuple) else [value[self.index]]
+            if any(_violates(v, p.kind) for v in entries):
+                raise ValueError(
+                    f"DiagonalNormal: {p.name} must be {_KINDS[p.kind][1]} (got {sp.sstr(value)})"
+                )
+
+    @classmethod
+    def symbolic(cls, index: int | str = "", dim: Any = None) -> Self:
+        """``IndexedBase`` parameters of length ``dim`` (default a symbol ``D``)."""
+        suffix = f"_{index}" if index != "" else ""
+        big_d = sp.Symbol("D", integer=True, positive=True) if dim is None else dim
+        return cls(
+            loc=sp.IndexedBase("mu" + suffix, real=True),
+            scale=sp.IndexedBase("sigma" + suffix, positive=True),
+            dim=big_d,
+        )
+
+    @property
+    def variable(self) -> Any:
+        r"""The variable :math:`x \in \mathbb{R}^D` (an ``IndexedBase``)."""
+        return sp.IndexedBase("x", real=True)
+
+    def coordinate(self, i: Any) -> Normal:
+        """The marginal of coordinate ``i``: ``Normal(loc[i], scale[i])``."""
+        return Normal(loc=self["loc"][i], scale=self["scale"][i])
+
+    def pdf(self, x: Any) -> Any:  # noqa: D102
+        i = self.index
+        if isinstance(self["loc"], sp.Tuple):
+            return sp.Mul(*(self.coordinate(k).pdf(x[k]) for k in range(int(self.dim))))
+        return sp.Product(self.coordinate(i).pdf(x[i]), (i, 1, self.dim))
+
+
 class Categorical(Family):
     r"""Categorical on :math:`\{0, \dots, K-1\}`: ``probs`` :math:`(p_1, \dots, p_K)`.
 
@@ -879,6 +1067,8 @@ FAMILIES: dict[str, type[Family]] = {
         Binomial,
         Geometric,
         Poisson,
+        MultivariateNormal,
+        DiagonalNormal,
         Categorical,
         Dirichlet,
     )

@@ -85,11 +85,17 @@ class PairReference:
     function: Callable[..., Any]
     finite: Callable[..., bool]
     finite_numpy: Callable[..., Any]
+    #: Whether the closed form takes matrix parameters (MultivariateNormal: ``loc`` and
+    #: ``covariance_matrix``, the latter from ``scale_tril`` when that was drawn), passed
+    #: exactly as SymPy matrices of rationals.
+    matrix: bool = False
 
     def finite_mask(
         self, p: Mapping[str, NDArray[Any]], q: Mapping[str, NDArray[Any]]
     ) -> NDArray[np.bool_]:
         """Vectorised :attr:`finite` over batches (float comparisons are exact)."""
+        if self.matrix:  # normals on R^d: finite for every valid pair
+            return np.ones(np.shape(p["loc"])[:-1], dtype=bool)
         self._check_size(p, q)
         args = [_array(p if side == "p" else q, name, i) for side, name, i in self.sources]
         n = np.broadcast_shapes(*(a.shape for a in args)) if args else ()
@@ -102,6 +108,8 @@ class PairReference:
         A probability vector is normalised (at the working precision) as the numeric
         Categorical normalises it; logits give its softmax.
         """
+        if self.matrix:
+            return [_exact_matrix(p if side == "p" else q, name) for side, name, _ in self.sources]
         self._check_size(p, q)
         return [_value(p if side == "p" else q, name, i) for side, name, i in self.sources]
 
@@ -145,7 +153,7 @@ class PairReference:
             try:
                 with mp.workdps(dps):
                     args = self.args(p, q)
-                    if any(mp.isnan(a) for a in args):
+                    if any(_isnan(a) for a in args):
                         raise ValueError(f"{self.id}: NaN parameter in p={p!r}, q={q!r}")
                     if not self.finite(*args):
                         return mp.inf
@@ -168,6 +176,38 @@ class PairReference:
                     f"{self.id}: the reference did not converge at {MAX_DPS} digits "
                     f"for p={dict(p)!r}, q={dict(q)!r}"
                 )
+
+
+def _sympy_nan() -> Any:
+    import sympy as sp  # noqa: PLC0415 - only for matrix pairs
+
+    return sp.nan
+
+
+def _isnan(a: Any) -> bool:
+    if isinstance(a, mp.mpf):
+        return bool(mp.isnan(a))
+    return any(x is _sympy_nan() for x in a)  # a SymPy matrix of exact rationals
+
+
+def _exact_matrix(d: Mapping[str, Any], name: str) -> Any:
+    """A vector or matrix parameter as a SymPy matrix of the floats' exact rational values.
+
+    ``covariance_matrix`` is computed exactly as ``L Lᵀ`` when ``scale_tril`` was given.
+    """
+    import sympy as sp  # noqa: PLC0415 - only for matrix pairs, which are symbolic anyway
+
+    def exact(v: Any) -> Any:
+        a = np.asarray(v, dtype=np.float64)
+        if not np.isfinite(a).all():
+            return sp.ImmutableMatrix(np.full(a.shape, sp.nan).tolist())
+        rows = a.reshape(a.shape[0], -1)
+        return sp.ImmutableMatrix([[sp.Rational(float(x)) for x in row] for row in rows])
+
+    if name == "covariance_matrix" and name not in d and "scale_tril" in d:
+        tril = exact(d["scale_tril"])
+        return tril * tril.T
+    return exact(d[name])
 
 
 def _same_params(p: Mapping[str, Any], q: Mapping[str, Any]) -> bool:
@@ -240,6 +280,10 @@ def pair_reference(pair_id: str) -> PairReference:
 
     _, pn, qn = pair_id.split("/")
     pair = get_pair(pn, qn)
+    if any(
+        isinstance(v, sp.MatrixSymbol) for v in (*pair.p_params.values(), *pair.q_params.values())
+    ):
+        return _matrix_reference(pair)
     args: list[Any] = []
     sources: list[tuple[str, str, int | None]] = []
     fixed: list[tuple[str, str, float]] = []
@@ -302,6 +346,44 @@ def pair_reference(pair_id: str) -> PairReference:
         fn,
         finite,
         finite_numpy,
+    )
+
+
+def _matrix_reference(pair: Any) -> PairReference:
+    """The reference of a pair with matrix parameters (multivariate normals).
+
+    The closed form is evaluated with the parameters as exact rational matrices (SymPy
+    computes traces, inverses and determinants exactly) and its logarithms at the working
+    precision of mpmath plus 10 digits (SymPy's ``evalf`` raises its own precision until
+    that many digits are correct, so cancellation near ``p = q`` is resolved).
+    """
+    import sympy as sp  # noqa: PLC0415
+
+    sides = (("p", pair.p_params), ("q", pair.q_params))
+    symbols = [v for _, params in sides for v in params.values()]
+    dims = {s for v in symbols for n in v.shape for s in getattr(n, "free_symbols", ())}
+    sources = tuple((side, name, None) for side, params in sides for name in params)
+
+    def function(*values: Any) -> Any:
+        subs = dict(zip(symbols, values, strict=True))
+        k = values[0].shape[0]
+        expr = pair.expression.xreplace(subs).xreplace(dict.fromkeys(dims, k)).doit()
+        return mp.mpf(str(sp.N(expr, mp.mp.dps + 10)))
+
+    def finite(*values: Any) -> bool:
+        return True  # normals on R^d: mutually absolutely continuous
+
+    return PairReference(
+        pair.id,
+        pair.p == pair.q,
+        sources,
+        (),
+        (),
+        None,
+        function,
+        finite,
+        finite,
+        matrix=True,
     )
 
 

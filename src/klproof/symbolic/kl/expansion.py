@@ -12,6 +12,10 @@ numeric kernels (where p ≈ q the closed form cancels; the series does not).
 
 Families whose support depends on a parameter (Uniform, Pareto) are not regular and
 have no such expansion; Laplace's log-density is not twice differentiable in ``loc``.
+Parameters p and q share (Weibull's concentration) are not expanded. Gumbel is regular,
+but its Fisher information in the scale needs :math:`\mathbb{E}[U \log^2 U]` for
+:math:`U \sim \mathrm{Exp}(1)`, which SymPy leaves as a Meijer G function (it is
+:math:`\Gamma''(2)`): not derived yet.
 """
 
 from __future__ import annotations
@@ -31,7 +35,18 @@ from klproof.symbolic.kl.catalogue import SPECS, PairSpec
 __all__ = ["EXPANDABLE", "Expansion", "expansion_derivation", "near_diagonal"]
 
 #: Same-family pairs with a near-diagonal expansion (regular families).
-EXPANDABLE = ("normal", "halfnormal", "exponential", "gamma", "poisson", "bernoulli", "geometric")
+EXPANDABLE = (
+    "normal",
+    "halfnormal",
+    "exponential",
+    "gamma",
+    "poisson",
+    "bernoulli",
+    "geometric",
+    "beta",
+    "lognormal",
+    "weibull",
+)
 
 
 @dataclass(frozen=True)
@@ -66,19 +81,24 @@ class Expansion:
         return sum(c * self.t**k for k, c in enumerate(self.coefficients))
 
 
+def _varying(spec: PairSpec) -> dict[str, Any]:
+    """The parameters of p that q does not share (Weibull's concentration is shared)."""
+    return {k: v for k, v in spec.p.values.items() if spec.q.values[k] != v}
+
+
 @cache
 def _data(name: str) -> tuple[PairSpec, dict[str, Any], Any, Any]:
     spec = SPECS[(name, name)]()
-    deltas = {k: sp.Symbol(f"delta_{k}", real=True) for k in spec.p.values}
+    deltas = {k: sp.Symbol(f"delta_{k}", real=True) for k in _varying(spec)}
     t = sp.Symbol("t", positive=True)
-    shifted = {spec.q.values[k]: spec.p.values[k] + t * deltas[k] for k in spec.p.values}
+    shifted = {spec.q.values[k]: spec.p.values[k] + t * deltas[k] for k in deltas}
     return spec, deltas, t, spec.closed.xreplace(shifted)
 
 
 def _fisher(spec: PairSpec) -> Any:
     p = spec.p
     x = p.variable
-    theta = list(p.values.values())
+    theta = list(_varying(spec).values())
     log_p = sp.expand_log(sp.log(p.pdf(x)), force=True)
     n = len(theta)
     entries = [[sp.Integer(0)] * n for _ in range(n)]
@@ -116,7 +136,7 @@ def near_diagonal(family: str) -> Expansion:
     )
     return Expansion(
         family=name,
-        params=dict(spec.p.values),
+        params=_varying(spec),
         deltas=deltas,
         t=t,
         coefficients=coefficients,
@@ -133,7 +153,7 @@ def expansion_derivation(family: str) -> Derivation:
     x = p.variable
     lim = p.limits(x)
     pl = p.label("p", x)
-    theta = list(p.values.values())
+    theta = list(_varying(spec).values())
     d = list(deltas.values())
     log_p = sp.expand_log(sp.log(p.pdf(x)), force=True)
     n = len(theta)

@@ -101,7 +101,7 @@ def _check_real(name: str, a: NDArray[Any]) -> None:
 class Distribution:
     """Base class: parameter handling, dtype policy and the common interface.
 
-    Subclasses set their parameters through :meth:`_init_params` and implement
+    Subclasses set their parameters through ``_init_params`` and implement
     ``_log_prob``, ``_sample``, ``_entropy``, ``_mean`` and ``_variance`` in float64.
 
     Examples

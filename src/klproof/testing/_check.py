@@ -78,7 +78,7 @@ class CheckReport:
     worst_by_case : dict
         ``"<region>/<relation>"`` → worst finding of that case.
     n_inaccurate, n_negative, n_nan, n_wrong_inf, n_raised : int
-        Counts of results with relative error above :attr:`rtol`, below zero, NaN,
+        Counts of results with relative error above ``rtol``, below zero, NaN,
         infinite where the KL is finite (or finite where it is infinite), and of
         calls that raised.
     negative, nan, wrong_inf : tuple of Finding
@@ -224,8 +224,9 @@ def check_kl(
 ) -> CheckReport:
     r"""Check a KL implementation against the machine-checked derivation of ``pair``.
 
-    Draws parameter pairs over the pair's domain (see :data:`REGIONS` and
-    :data:`RELATIONS` in :mod:`klproof.testing.strategies`), calls ``fn`` on them and
+    Draws parameter pairs over the pair's domain (see
+    :data:`~klproof.testing.strategies.REGIONS` and
+    :data:`~klproof.testing.strategies.RELATIONS`), calls ``fn`` on them and
     compares each result with the closed form of the symbolic pair registry
     (:func:`klproof.symbolic.kl.get_pair`) evaluated in mpmath at adaptive precision
     (at least 40 digits, more until two evaluations agree to 25 digits).

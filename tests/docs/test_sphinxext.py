@@ -143,3 +143,45 @@ def test_every_registered_derivation_has_rows() -> None:
         rows = derivation_rows(registry.get(name))
         assert rows
         assert all(row.latex for row in rows)
+
+
+def test_pre_verification_groups_keep_shared_work_together() -> None:
+    from klproof.sphinxext._verify import groups
+    from klproof.symbolic import registry
+
+    names = registry.names()
+    by_name = {name: i for i, group in enumerate(groups(names)) for name in group}
+    assert sorted(by_name) == names  # every derivation exactly once
+    # a pair, its routes and the family's entropy (shared memoised lemmas)
+    family = [n for n in names if n.startswith("kl/normal/normal")] + ["entropy/normal"]
+    assert len({by_name[n] for n in family}) == 1
+    # a derivation and every derivation it cites, across families
+    for name in names:
+        derivation = registry.get(name)
+        for other in derivation.uses:
+            if other in by_name:
+                assert by_name[other] == by_name[name], (name, other)
+
+
+def test_pre_verified_reports_are_adopted_only_by_the_same_object() -> None:
+    import dataclasses
+
+    from klproof.sphinxext import _verify
+    from klproof.symbolic import registry
+
+    names = [n for n in registry.names() if n.startswith("kl/halfnormal/halfnormal")]
+    _verify._forget()
+    try:
+        adopted, _ = _verify.verify_all(2, names)
+        assert adopted == len(names)
+        for name in names:
+            derivation = registry.get(name)
+            report = _verify.adopted_report(derivation)
+            assert report is not None
+            assert report.status == "ok"
+            assert len(report.steps) == len(derivation.steps)
+            assert [s.claim for s in report.steps] == derivation.claims()
+            # an equal-looking copy (not the object rendered) is verified afresh
+            assert _verify.adopted_report(dataclasses.replace(derivation, _cache={})) is None
+    finally:
+        _verify._forget()

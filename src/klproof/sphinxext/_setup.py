@@ -21,6 +21,7 @@ from klproof.sphinxext._directives import (
     fill_derivation_index,
 )
 from klproof.sphinxext._pages import write_derivation_pages
+from klproof.sphinxext._verify import summary_text, verify_all
 
 __all__ = ["setup"]
 
@@ -41,6 +42,12 @@ def _builder_inited(app: Sphinx) -> None:
     directory = app.config.klproof_derivation_pages
     if directory:
         write_derivation_pages(Path(app.srcdir) / directory)
+        # Every registered derivation has a page: verify them all now, on all cores
+        # (with -j; a serial build verifies each as its page is read, in one process).
+        jobs = app.config.klproof_verify_jobs or app.parallel
+        if jobs > 1:
+            adopted, seconds = verify_all(jobs)
+            logger.info(summary_text(adopted, seconds, jobs))
 
 
 def _docs(env: BuildEnvironment) -> set[str]:
@@ -93,6 +100,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     )
     app.add_config_value("klproof_offline_math", True, "html", [bool])
     app.add_config_value("klproof_warn_unchecked", False, "env", [bool])
+    app.add_config_value("klproof_verify_jobs", 0, "", [int])
     app.add_directive("derivation", DerivationDirective)
     app.add_directive("derivation-index", DerivationIndexDirective)
     app.add_directive("kl-catalogue", KLCatalogueDirective)

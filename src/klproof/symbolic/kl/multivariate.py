@@ -52,7 +52,7 @@ from klproof.derivation import (
     Labelled,
     Step,
 )
-from klproof.derivation.ops import Expectation
+from klproof.derivation.ops import Expectation, unfold
 from klproof.symbolic.families import MultivariateNormal
 from klproof.symbolic.kl._checks import Memo
 from klproof.symbolic.kl._matrix import (
@@ -67,7 +67,7 @@ from klproof.symbolic.kl._matrix import (
 from klproof.symbolic.kl.catalogue import PENNY, PairSpec, _spec
 from klproof.symbolic.registry import register
 
-__all__ = ["mvn_closed_form"]
+__all__ = ["concrete_derivation", "mvn_closed_form", "whitened_steps"]
 
 HALF = sp.Rational(1, 2)
 oo = sp.oo
@@ -370,6 +370,59 @@ def _triangular(letter: str, dim: int) -> Any:
     )
 
 
+def whitened_steps(
+    x: Any, pl: Any, ql: Any, m1: Any, l1: Any, instance: Any, reason: str
+) -> tuple[Step, ...]:
+    r"""Steps from ``KL(pl ‖ ql)`` over :math:`x \in \mathbb{R}^d` (concrete ``d``) to ``instance``.
+
+    ``pl`` and ``ql`` are labelled densities of the ``d x 1`` ``MatrixSymbol`` ``x``;
+    :math:`x = m_1 + L_1 t` must turn ``pl`` into the standard normal density (a checked
+    lemma). The log-ratio is expanded into monomials of :math:`t` and each monomial
+    integral evaluated by SymPy; the sum must equal ``instance``.
+    """
+    dim = x.shape[0]
+    ts = tuple(sp.Symbol(f"t_{i + 1}", real=True) for i in range(dim))
+    phi = m1 + l1 * sp.ImmutableMatrix(ts)
+    phi1 = [
+        Labelled(sp.Symbol(rf"\varphi_1(t_{i + 1})"), sp.exp(-(t**2) / 2) / sp.sqrt(2 * sp.pi))
+        for i, t in enumerate(ts)
+    ]
+    weight = sp.Mul(*phi1)
+    p_at = Labelled(sp.Symbol(r"p(\mu_1 + L_1 t)"), unfold(pl).xreplace({x: phi}).doit())
+    q_at = Labelled(sp.Symbol(r"q(\mu_1 + L_1 t)"), unfold(ql).xreplace({x: phi}).doit())
+    density_lhs = sp.log(p_at) + sp.log(l1.det())
+    density_rhs = sp.Add(*(sp.log(f) for f in phi1))
+    density_fact = sp.Eq(density_lhs, density_rhs, evaluate=False)
+    log_ratio = sp.expand(sp.expand_log(sp.log(p_at.args[1]) - sp.log(q_at.args[1]), force=True))
+    poly = sp.Poly(log_ratio, *ts)
+    split = sp.Add(
+        *(
+            c * iterated(weight * sp.Mul(*(t**k for t, k in zip(ts, mon, strict=True))), ts)
+            for mon, c in poly.terms()
+        )
+    )
+    return (
+        Step(
+            lhs=density_lhs,
+            rhs=density_rhs,
+            reason="p(μ₁ + L₁t)·det L₁ is the product of standard normal densities",
+            check=Algebra(),
+        ),
+        Step(
+            lhs=KL(pl, ql, (x, -oo, oo)),
+            rhs=iterated(weight * (sp.log(p_at) - sp.log(q_at)), ts),
+            reason="definition, then x = μ₁ + L₁t (Jacobian det L₁ > 0)",
+            check=ExplicitAffineChange(x, m1, l1, ts, density_fact),
+        ),
+        Step(
+            rhs=split,
+            reason="the log-ratio is a polynomial of degree 2 in t: linearity",
+            check=MonomialSplit(ts, weight),
+        ),
+        Step(rhs=instance, reason=reason, check=Evaluate()),
+    )
+
+
 def concrete_derivation(dim: int) -> Derivation:
     r"""KL of two d-dimensional normals with symbolic entries, from the defining integral.
 
@@ -386,58 +439,21 @@ def concrete_derivation(dim: int) -> Derivation:
     p = MultivariateNormal(loc=m1, covariance_matrix=l1 * l1.T)
     q = MultivariateNormal(loc=m2, covariance_matrix=l2 * l2.T)
     x = p.variable
-    ts = tuple(sp.Symbol(f"t_{i + 1}", real=True) for i in range(dim))
-    phi = m1 + l1 * sp.ImmutableMatrix(ts)
-    phi1 = [
-        Labelled(sp.Symbol(rf"\varphi_1(t_{i + 1})"), sp.exp(-(t**2) / 2) / sp.sqrt(2 * sp.pi))
-        for i, t in enumerate(ts)
-    ]
-    weight = sp.Mul(*phi1)
-    pl, ql = p.label("p", x), q.label("q", x)
-    p_at = Labelled(sp.Symbol(r"p(\mu_1 + L_1 t)"), p.pdf(x).xreplace({x: phi}).doit())
-    q_at = Labelled(sp.Symbol(r"q(\mu_1 + L_1 t)"), q.pdf(x).xreplace({x: phi}).doit())
-    density_lhs = sp.log(p_at) + sp.log(l1.det())
-    density_rhs = sp.Add(*(sp.log(f) for f in phi1))
-    density_fact = sp.Eq(density_lhs, density_rhs, evaluate=False)
-    log_ratio = sp.expand(sp.expand_log(sp.log(p_at.args[1]) - sp.log(q_at.args[1]), force=True))
-    poly = sp.Poly(log_ratio, *ts)
-    split = sp.Add(
-        *(
-            c * iterated(weight * sp.Mul(*(t**k for t, k in zip(ts, mon, strict=True))), ts)
-            for mon, c in poly.terms()
-        )
-    )
     general = _setting()
     instance = general.closed.xreplace(
         {general.mu1: m1, general.s1: l1 * l1.T, general.mu2: m2, general.s2: l2 * l2.T}
     )
     instance = sp.expand_log(instance.xreplace({general.d: dim}).doit(), force=True)
-    lim = (x, -oo, oo)
-    steps = (
-        Step(
-            lhs=density_lhs,
-            rhs=density_rhs,
-            reason="p(μ₁ + L₁t)·det L₁ is the product of standard normal densities",
-            check=Algebra(),
-        ),
-        Step(
-            lhs=KL(pl, ql, lim),
-            rhs=iterated(weight * (sp.log(p_at) - sp.log(q_at)), ts),
-            reason="definition, then x = μ₁ + L₁t (Jacobian det L₁ > 0)",
-            check=ExplicitAffineChange(x, m1, l1, ts, density_fact),
-        ),
-        Step(
-            rhs=split,
-            reason="the log-ratio is a polynomial of degree 2 in t: linearity",
-            check=MonomialSplit(ts, weight),
-        ),
-        Step(
-            rhs=instance,
-            reason="each monomial integral evaluated by SymPy; compared with the general "
-            "formula ½[tr(Σ₂⁻¹Σ₁) + (μ₂−μ₁)ᵀΣ₂⁻¹(μ₂−μ₁) − d + log det Σ₂ − log det Σ₁] "
-            f"at d = {dim}, Σ₁ = L₁L₁ᵀ, Σ₂ = L₂L₂ᵀ",
-            check=Evaluate(),
-        ),
+    steps = whitened_steps(
+        x,
+        p.label("p", x),
+        q.label("q", x),
+        m1,
+        l1,
+        instance,
+        "each monomial integral evaluated by SymPy; compared with the general formula "
+        "½[tr(Σ₂⁻¹Σ₁) + (μ₂−μ₁)ᵀΣ₂⁻¹(μ₂−μ₁) − d + log det Σ₂ − log det Σ₁] "
+        f"at d = {dim}, Σ₁ = L₁L₁ᵀ, Σ₂ = L₂L₂ᵀ",
     )
     symbols = tuple(
         sorted(

@@ -243,6 +243,24 @@ class KLPrinter(LatexPrinter):
             return f"{out}^{{{exp}}}" if exp is not None else out
         return str(super()._print_Function(expr, exp))
 
+    def _print_polygamma(self, expr: Any, exp: Any = None) -> str:
+        r"""Digamma as :math:`\psi(x)`, higher orders as :math:`\psi^{(n)}(x)`.
+
+        SymPy turns ``digamma(x)`` into ``polygamma(0, x)`` and prints that as the
+        word "polygamma"; the literature writes :math:`\psi`.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> x = sp.Symbol("x")
+        >>> latex(sp.digamma(x)), latex(sp.polygamma(1, x) ** 2)
+        ('\\psi\\left(x\\right)', '\\left(\\psi^{(1)}\\left(x\\right)\\right)^{2}')
+        """
+        order, arg = expr.args
+        head = r"\psi" if order == 0 else rf"\psi^{{({self._print(order)})}}"
+        out = rf"{head}\left({self._print(arg)}\right)"
+        return rf"\left({out}\right)^{{{exp}}}" if exp is not None else out
+
 
 class KLStrPrinter(StrPrinter):
     """Plain-text printer that knows the display names of abstract densities."""

@@ -18,6 +18,7 @@ from sphinx import addnodes
 from sphinx.util.docutils import SphinxDirective
 
 import klproof
+import klproof.numeric
 from klproof.derivation.ops import latex
 from klproof.sphinxext._directives import derivation_link
 from klproof.sphinxext._render import MAX_ROW_WIDTH, split_sum, visual_width
@@ -27,7 +28,19 @@ __all__ = ["KLCatalogueDirective", "pair_lhs_latex"]
 
 
 def _family_title(name: str) -> str:
-    return {"halfnormal": "HalfNormal"}.get(name, name.capitalize())
+    """The numeric class name of a family (``multivariatenormal`` → ``MultivariateNormal``).
+
+    Examples
+    --------
+    >>> _family_title("multivariatenormal"), _family_title("normal")
+    ('MultivariateNormal', 'Normal')
+    """
+    classes = {
+        cls.__name__.lower(): cls.__name__
+        for cls in vars(klproof.numeric).values()
+        if isinstance(cls, type) and issubclass(cls, klproof.numeric.Distribution)
+    }
+    return classes.get(name.replace("-", ""), name.capitalize())
 
 
 def pair_lhs_latex(pair: Any) -> str:

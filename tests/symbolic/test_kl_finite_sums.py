@@ -140,3 +140,30 @@ def test_numeric_categorical_in_logits_matches_the_logits_closed_form(
         value,
         reference,
     )
+
+
+def test_any_k_results_at_three_categories_are_the_registered_pairs() -> None:
+    """The general-K derivations (indexed symbols, symbolic K), written out at K = 3, are
+    the closed forms of kl/categorical/categorical and of its logits form."""
+    from klproof.derivation import is_zero
+    from klproof.symbolic import get
+    from klproof.symbolic.kl import get_pair
+
+    def at_three(expr: sp.Expr, bases: dict[str, list[sp.Symbol]]) -> sp.Expr:
+        (big_k,) = [s for s in expr.free_symbols if s.name == "K"]
+        out = expr.subs(big_k, 3).doit()
+        return out.replace(
+            lambda e: isinstance(e, sp.Indexed) and e.base.name in bases,
+            lambda e: bases[e.base.name][int(e.indices[0])],
+        )
+
+    probs = get_pair("categorical", "categorical")
+    general = get("kl/categorical/categorical/any-k").rhs
+    bases = {"p": list(probs.p_params["probs"]), "q": list(probs.q_params["probs"])}
+    assert is_zero(at_three(general, bases) - probs.expression)[0]
+    logits = get_pair("categorical", "categorical", form="logits")
+    bases = {"ell": list(logits.p_params["logits"]), "m": list(logits.q_params["logits"])}
+    for route in ("sum", "bregman"):
+        general = get(f"kl/categorical-logits/categorical-logits/any-k/{route}").rhs
+        ok, residual = is_zero(at_three(general, bases) - logits.expression)
+        assert ok, residual

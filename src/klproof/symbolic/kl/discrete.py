@@ -33,8 +33,9 @@ from klproof.derivation import (
     Rule,
     Step,
     is_zero,
+    linear_normal_form,
 )
-from klproof.derivation.ops import unfold
+from klproof.derivation.ops import rewrite_operators, unfold
 from klproof.symbolic.families import Binomial, Categorical
 from klproof.symbolic.kl._checks import Instance, Leibniz, Memo, Using
 from klproof.symbolic.kl._routes import symbols_of
@@ -561,3 +562,198 @@ def _categorical_entropy() -> Derivation:
         "(0 log 0 = 0 extends it to zero probabilities by continuity).",
         references=(COVER,),
     )
+
+
+# --------------------------------------------------------------------------- categorical, any K
+
+
+@dataclass(frozen=True)
+class Renamed(Check):
+    r"""Linearity, up to the names of bound summation indices.
+
+    Both sides (densities unfolded, operators rewritten) are brought to their linear
+    normal forms and every bound index is given a canonical name (SymPy's ``as_dummy``):
+    :math:`\sum_k e^{\ell_k}` and :math:`\sum_i e^{\ell_i}` are then one expression.
+    """
+
+    name: str = "linearity"
+    label = "linearity (bound indices renamed)"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        if claim.relation != "=":
+            return Outcome("failed", "establishes equalities only")
+        sides = [
+            linear_normal_form(rewrite_operators(unfold(side))).as_dummy()
+            for side in (claim.lhs, claim.rhs)
+        ]
+        return self._decide_equal(sides[0], sides[1], ctx, self.label)
+
+    def describe(self) -> str:
+        return f"rule: {self.name} (bound summation indices renamed)"
+
+
+class _AnyK:
+    """Symbols of the general-K categorical derivations."""
+
+    def __init__(self) -> None:
+        self.K = sp.Symbol("K", integer=True, positive=True)
+        self.k = sp.Symbol("k", integer=True, nonnegative=True)
+        self.i = sp.Symbol("i", integer=True, nonnegative=True)
+        self.lim = (self.k, sp.Integer(0), self.K - 1)
+        self.inner = (self.i, sp.Integer(0), self.K - 1)
+        self.in_range = sp.Le(self.k, self.K - 1)
+
+
+def _any_k_probs() -> Derivation:
+    s = _AnyK()
+    k = s.k
+    p, q = sp.IndexedBase("p", positive=True), sp.IndexedBase("q", positive=True)
+    pl = Labelled(sp.Symbol("p(k)"), p[k])
+    ql = Labelled(sp.Symbol("q(k)"), q[k])
+    closed = sp.Sum(p[k] * sp.log(p[k] / q[k]), s.lim)
+    steps = (
+        Step(
+            lhs=KL(pl, ql, s.lim),
+            rhs=sp.Sum(pl * (sp.log(pl) - sp.log(ql)), s.lim),
+            reason="definition of the KL divergence",
+            check=Rule("definition"),
+        ),
+        Step(rhs=closed, reason=r"$p(k) = p_k$, $q(k) = q_k$; collect", check=Algebra()),
+    )
+    return Derivation(
+        name="kl/categorical/categorical/any-k",
+        title="KL(Categorical ‖ Categorical) for any number K of categories",
+        steps=steps,
+        symbols=(s.K, p, q),
+        summary="From the definition, for a symbolic number K of categories with positive "
+        "probabilities (indexed symbols p_k, q_k). The registered pair is written out for "
+        "K = 3 (kl/categorical/categorical); a test checks this sum there.",
+        references=(COVER,),
+    )
+
+
+def _any_k_logits_setting() -> tuple[_AnyK, Any, Any, Any, Any, Any, Any]:
+    s = _AnyK()
+    ell, m = sp.IndexedBase("ell", real=True), sp.IndexedBase("m", real=True)
+    z_p = sp.Sum(sp.exp(ell[s.i]), s.inner)
+    z_q = sp.Sum(sp.exp(m[s.i]), s.inner)
+    pl = Labelled(sp.Symbol("p(k)"), sp.exp(ell[s.k]) / z_p)
+    ql = Labelled(sp.Symbol("q(k)"), sp.exp(m[s.k]) / z_q)
+    return s, ell, m, z_p, z_q, pl, ql
+
+
+def _any_k_logits_closed() -> Any:
+    s, ell, m, z_p, z_q, _, _ = _any_k_logits_setting()
+    k = s.k
+    return sp.Sum(sp.exp(ell[k]) * (ell[k] - m[k]), s.lim) / z_p - sp.log(z_p) + sp.log(z_q)
+
+
+def _any_k_logits_common(s: _AnyK, ell: Any, m: Any, z_p: Any, z_q: Any, pl: Any, ql: Any) -> Any:
+    """Lemmas (log-softmax, normalisation) and the chain to Σ p(k)(ℓ_k − m_k) + A(m) − A(ℓ)."""
+    k = s.k
+    a_p = Labelled(sp.Symbol(r"A(\ell)"), sp.log(z_p))
+    a_q = Labelled(sp.Symbol(r"A(m)"), sp.log(z_q))
+    ratio = ell[k] - m[k] - a_p + a_q
+    ratio_fact = sp.Eq(sp.log(pl) - sp.log(ql), ratio, evaluate=False)
+    one = sp.Eq(sp.Sum(pl, s.lim), 1, evaluate=False)
+    mean = sp.Sum(pl * (ell[k] - m[k]), s.lim)
+    steps = [
+        Step(
+            lhs=sp.log(pl) - sp.log(ql),
+            rhs=ratio,
+            reason=r"log-softmax: $\log p(k) = \ell_k - A(\ell)$, "
+            r"$A(\ell) = \log \sum_i e^{\ell_i}$",
+            check=Algebra(),
+        ),
+        Step(
+            lhs=sp.Sum(pl, s.lim),
+            rhs=sp.Integer(1),
+            reason="p is normalised: the normaliser does not depend on k",
+            check=Renamed(),
+        ),
+        Step(
+            lhs=KL(pl, ql, s.lim),
+            rhs=sp.Sum(pl * (sp.log(pl) - sp.log(ql)), s.lim),
+            reason="definition of the KL divergence",
+            check=Rule("definition"),
+        ),
+        Step(
+            rhs=sp.Sum(pl * ratio, s.lim),
+            reason="the log-ratio (above)",
+            check=Rule("log-ratio", (ratio_fact,)),
+        ),
+        Step(
+            rhs=mean + (a_q - a_p) * sp.Sum(pl, s.lim),
+            reason="linearity",
+            check=Rule("linearity of the sum"),
+        ),
+        Step(
+            rhs=mean + a_q - a_p, reason="p is normalised (above)", check=Rule("normalised", (one,))
+        ),
+    ]
+    return steps, mean, a_p, a_q
+
+
+def _any_k_logits_sum() -> Derivation:
+    s, ell, m, z_p, z_q, pl, ql = _any_k_logits_setting()
+    steps, _, _, _ = _any_k_logits_common(s, ell, m, z_p, z_q, pl, ql)
+    steps.append(Step(rhs=_any_k_logits_closed(), reason="collect terms", check=Algebra()))
+    return Derivation(
+        name="kl/categorical-logits/categorical-logits/any-k/sum",
+        title="KL(Categorical ‖ Categorical) in logits, any K, from the defining sum",
+        steps=tuple(steps),
+        symbols=(s.K, ell, m),
+        summary="From the definition through the log-softmax, for a symbolic number K of "
+        "categories (indexed logits).",
+        references=(COVER,),
+    )
+
+
+def _any_k_logits_bregman() -> Derivation:
+    s, ell, m, z_p, z_q, pl, ql = _any_k_logits_setting()
+    k = s.k
+    steps, _, a_p, a_q = _any_k_logits_common(s, ell, m, z_p, z_q, pl, ql)
+    grad = sp.Derivative(sp.log(z_p), ell[k])
+    grad_fact = sp.Eq(grad, sp.exp(ell[k]) / z_p, evaluate=False)
+    bregman = a_q - a_p - sp.Sum((m[k] - ell[k]) * grad, s.lim)
+    steps = [
+        Step(
+            lhs=grad,
+            rhs=sp.exp(ell[k]) / z_p,
+            reason=r"the gradient of $A(\ell) = \log \sum_i e^{\ell_i}$ (the softmax), "
+            r"differentiated by SymPy, for a category $k \le K - 1$",
+            check=Evaluate(),
+        ),
+        *steps,
+        Step(
+            rhs=sp.Sum((ell[k] - m[k]) * grad, s.lim) + a_q - a_p,
+            reason=r"the mean of the statistic is the gradient: $p(k) = \partial_k A(\ell)$",
+            check=Rule("gradient of A", (grad_fact,)),
+        ),
+        Step(
+            rhs=bregman,
+            reason=r"the Bregman form $A(m) - A(\ell) - \langle m - \ell, \nabla A(\ell)\rangle$",
+            check=Algebra(),
+        ),
+        Step(
+            rhs=_any_k_logits_closed(),
+            reason="the gradient (above); collect",
+            check=Rule("gradient of A", (grad_fact,)),
+        ),
+    ]
+    return Derivation(
+        name="kl/categorical-logits/categorical-logits/any-k/bregman",
+        title="KL(Categorical ‖ Categorical) in logits, any K, by the Bregman form",
+        steps=tuple(steps),
+        symbols=(s.K, ell, m, k),
+        conditions=(s.in_range,),
+        summary=r"The exponential-family route for a symbolic K: the logits are the natural "
+        r"parameters, $A(\ell) = \log \sum_i e^{\ell_i}$, its gradient (the softmax) "
+        r"differentiated by SymPy; KL is the Bregman divergence of $A$.",
+        references=(COVER, BROWN),
+    )
+
+
+register("kl/categorical/categorical/any-k")(_any_k_probs)
+register("kl/categorical-logits/categorical-logits/any-k/sum")(_any_k_logits_sum)
+register("kl/categorical-logits/categorical-logits/any-k/bregman")(_any_k_logits_bregman)

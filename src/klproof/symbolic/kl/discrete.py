@@ -224,6 +224,14 @@ def _normalisation(f: Categorical, who: str) -> Hypothesis:
     return Hypothesis(f.normalisation(), f"{who} is normalised: its probabilities sum to 1")
 
 
+def _support_contained(p: Categorical, q: Categorical) -> tuple[Any, ...]:
+    """KL < oo iff q_i > 0 wherever p_i > 0 (stated, unevaluated, for zero entries)."""
+    return tuple(
+        sp.Or(sp.Gt(b, 0, evaluate=False), sp.Eq(a, 0, evaluate=False), evaluate=False)
+        for a, b in zip(p["probs"], q["probs"], strict=True)
+    )
+
+
 def _categorical_lhs(p: Categorical, q: Categorical) -> Any:
     k = p.variable
     return KL(p.label("p", k), q.label("q", k), p.limits(k))
@@ -427,6 +435,7 @@ def _categorical_categorical() -> PairSpec:
         {},
         ("sum", "bregman"),
         (COVER, BROWN, TORCH),
+        finite_when=_support_contained(p, q),
         entropy=None,
         extra={
             "builders": {"sum": _categorical_sum, "bregman": _categorical_bregman},
@@ -435,9 +444,10 @@ def _categorical_categorical() -> PairSpec:
             "titles": {"sum": "from the defining sum"},
         },
         notes=f"Derived for K = {p.K} categories with positive probabilities summing to 1 "
-        "(a hypothesis of the Bregman route; the sum route does not use it). With zero "
-        "probabilities, 0 log 0 = 0, and KL = +∞ exactly when some q_i = 0 < p_i "
-        "(support mismatch).",
+        "(a hypothesis of the Bregman route; the sum route does not use it). The finiteness "
+        "conditions extend it to zero probabilities: with 0 log 0 = 0 a category with "
+        "p_i = 0 contributes nothing, and KL = +∞ exactly when some q_i = 0 < p_i (p puts "
+        "mass where q has none).",
     )
 
 

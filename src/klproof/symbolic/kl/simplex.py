@@ -194,11 +194,10 @@ def _normaliser_steps(f: Dirichlet, eta: tuple[Any, ...]) -> tuple[list[Step], A
             check=Rule("linearity of the integral"),
         ),
         Step(
-            rhs=beta(a2, a3) * outer_value,
-            reason="the Beta integral in $x_1$ (above)",
+            rhs=z,
+            reason=rf"the Beta integral in $x_1$ (above); $\Gamma({sp.latex(a2 + a3)})$ cancels",
             check=Using("outer integral", (sp.Eq(outer, outer_value, evaluate=False),)),
         ),
-        Step(rhs=z, reason="cancel $\\Gamma(" + sp.latex(a2 + a3) + ")$", check=Algebra()),
     ]
     return steps, sp.Eq(z_int, z, evaluate=False)
 

@@ -40,7 +40,7 @@ from klproof.symbolic.families import Binomial, Categorical
 from klproof.symbolic.kl._checks import Instance, Leibniz, Memo, Using
 from klproof.symbolic.kl._routes import symbols_of
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec, _spec
-from klproof.symbolic.kl.forms import FORMS
+from klproof.symbolic.kl.forms import FORMS, substitution_route
 from klproof.symbolic.registry import get, register
 
 __all__ = ["BinomialTheorem", "OnSupport"]
@@ -767,3 +767,58 @@ def _any_k_logits_bregman() -> Derivation:
 register("kl/categorical/categorical/any-k")(_any_k_probs)
 register("kl/categorical-logits/categorical-logits/any-k/sum")(_any_k_logits_sum)
 register("kl/categorical-logits/categorical-logits/any-k/bregman")(_any_k_logits_bregman)
+
+
+# --------------------------------------------------------------------------- binomial, logits
+
+
+class _BinomialLogits(Binomial):
+    r"""``Binomial(total_count=n, logits=ℓ)``: probs :math:`\sigma(\ell)`, natural parameter ℓ.
+
+    The mass function is the family's at ``probs`` :math:`1 / (1 + e^{-\ell})`; only
+    :meth:`natural` is written in the logits (the Bregman route checks the
+    exponential-family form against the mass function).
+    """
+
+    def __init__(self, total_count: Any, logits: Any) -> None:
+        ell = sp.sympify(logits)
+        if ell.is_real is False:
+            raise ValueError(f"Binomial: logits must be real (got {ell})")
+        super().__init__(total_count=total_count, probs=1 / (1 + sp.exp(-ell)))
+        self.logits = ell
+
+    def natural(self) -> tuple[Any, ...]:
+        return (self.logits,)
+
+
+def _binomial_logits() -> PairSpec:
+    n = sp.Symbol("n", integer=True, positive=True)
+    l1, l2 = sp.Symbol("ell_1", real=True), sp.Symbol("ell_2", real=True)
+    p, q = _BinomialLogits(n, l1), _BinomialLogits(n, l2)
+
+    def softplus(v: Any) -> Any:
+        return sp.log(1 + sp.exp(v))
+
+    return PairSpec(
+        p,
+        q,
+        n * ((l1 - l2) / (1 + sp.exp(-l1)) + softplus(l2) - softplus(l1)),
+        {},
+        ("bregman", "substitution"),
+        (COVER, BROWN),
+        extra={
+            "params": ({"total_count": n, "logits": l1}, {"total_count": n, "logits": l2}),
+            "title": "KL(Binomial ‖ Binomial) in logits",
+            "normaliser_lemma": _binomial_normaliser,
+            "builders": {"substitution": substitution_route},
+            "titles": {
+                "bregman": "in logits (the natural parameter), by the Bregman form",
+                "substitution": "in logits, by substitution into the probs form",
+            },
+        },
+        notes="Same total_count n. In logits: n [sigma(l_1) (l_1 - l_2) + softplus(l_2) - "
+        "softplus(l_1)], A(l) = n log(1 + e^l).",
+    )
+
+
+FORMS[("binomial", "binomial", "logits")] = _binomial_logits

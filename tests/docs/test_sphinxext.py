@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from klproof.derivation.ops import latex
 from klproof.sphinxext._render import derivation_rows, split_sum, visual_width
 
 Builder = Callable[[str], "subprocess.CompletedProcess[str]"]
@@ -185,3 +186,26 @@ def test_pre_verified_reports_are_adopted_only_by_the_same_object() -> None:
             assert _verify.adopted_report(dataclasses.replace(derivation, _cache={})) is None
     finally:
         _verify._forget()
+
+
+def test_a_wide_term_of_a_sum_is_broken_too() -> None:
+    import sympy as sp
+
+    xs = sp.symbols("x_1:13")
+    t = sp.Symbol("t")
+    # the last term is a product of a long sum and an integral: too wide for one row
+    wide = sum(sp.log(x) for x in xs) * sp.Integral(sp.exp(-t), (t, 0, 1))
+    pieces = split_sum(xs[0] + wide, width=30)
+    assert len(pieces) > 2
+    # (the opening line may exceed by a glyph or two: the prefix counts half)
+    assert max(visual_width(p) for p in pieces) <= 33 < visual_width(latex(wide)) // 2
+
+
+def test_an_integral_is_not_set_inside_a_fraction() -> None:
+    import sympy as sp
+
+    a, b, t = sp.symbols("a b t", positive=True)
+    expr = sp.gamma(a) * sp.Integral(t ** (a - 1) * (1 - t) ** (b - 1) * sp.log(t), (t, 0, 1))
+    pieces = split_sum(expr / sp.gamma(b), width=20)
+    assert pieces[0].startswith(r"\frac{\Gamma\left(a\right)}{\Gamma\left(b\right)}")
+    assert not any(r"\frac{" in p and r"\int" in p.split(r"\frac{", 1)[1][:30] for p in pieces)

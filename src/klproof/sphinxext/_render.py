@@ -83,11 +83,25 @@ def step_label(name: str, label: str) -> str:
     return f"{name}/{label}"
 
 
-def _pack(terms: list[tuple[str, str]], width: int) -> list[str]:
-    """Greedily pack ``(sign, latex)`` terms into lines of at most ``width`` glyphs."""
+def _pack(terms: list[tuple[str, str, Any]], width: int) -> list[str]:
+    """Greedily pack ``(sign, latex, term)`` terms into lines of at most ``width`` glyphs.
+
+    A term wider than a line on its own is broken too where :func:`split_sum` can
+    open it (a product with a sum factor, an integral of a sum): its pieces become
+    lines of their own.
+    """
     pieces: list[str] = []
     current = ""
-    for sign, text in terms:
+    for sign, text, term in terms:
+        if visual_width(sign + text) > width:
+            inner = split_sum(term, width - 2)
+            if len(inner) > 1:
+                if current:
+                    pieces.append(current.rstrip())
+                pieces.append(sign + inner[0])
+                pieces.extend(inner[1:-1])
+                current = inner[-1] + " "
+                continue
         if current and visual_width(current + sign + text) > width:
             pieces.append(current.rstrip())
             current = sign + text + " "
@@ -97,16 +111,19 @@ def _pack(terms: list[tuple[str, str]], width: int) -> list[str]:
     return pieces
 
 
-def _terms(expr: Any) -> list[tuple[str, str]]:
-    """The terms of a sum as ``(sign, latex)``, in SymPy's printing order."""
+def _terms(expr: Any) -> list[tuple[str, str, Any]]:
+    """The terms of a sum as ``(sign, latex, term)``, in SymPy's printing order.
+
+    ``term`` is the expression printed (negated after a ``-`` sign).
+    """
     out = []
     for i, term in enumerate(expr.as_ordered_terms()):
         if i == 0:
-            out.append(("", latex(term)))
+            out.append(("", latex(term), term))
         elif term.could_extract_minus_sign():
-            out.append(("- ", latex(-term)))
+            out.append(("- ", latex(-term), -term))
         else:
-            out.append(("+ ", latex(term)))
+            out.append(("+ ", latex(term), term))
     return out
 
 
@@ -167,6 +184,24 @@ def _wrapper(expr: Any) -> tuple[str, Any, str] | None:
     return around[0] + inner[0], inner[1], inner[2] + around[1]
 
 
+_HEAVY = (sp.Integral, sp.Sum, sp.Derivative, sp.Subs)
+
+
+def _pull_coefficient(expr: Any) -> tuple[str, Any] | None:
+    r"""Split a product into LaTeX of its plain factors and the integral (etc.) it scales.
+
+    SymPy prints :math:`\frac{a \int f}{b}` with the integral inside the numerator,
+    in the smaller type of a fraction; :math:`\frac{a}{b} \int f` reads better.
+    """
+    if not isinstance(expr, sp.Mul):
+        return None
+    heavy = [f for f in expr.args if f.has(*_HEAVY)]
+    light = [f for f in expr.args if not f.has(*_HEAVY)]
+    if not heavy or not light:
+        return None
+    return latex(sp.Mul(*light)), sp.Mul(*heavy)
+
+
 def split_sum(expr: Any, width: int = MAX_ROW_WIDTH) -> list[str]:
     r"""LaTeX of ``expr`` in pieces of at most ``width`` glyphs, broken between terms.
 
@@ -198,7 +233,15 @@ def split_sum(expr: Any, width: int = MAX_ROW_WIDTH) -> list[str]:
         sign, body = "- ", -expr
     wrapped = _wrapper(body)
     if wrapped is None:
-        return [whole]
+        pulled = _pull_coefficient(body)
+        if pulled is None:
+            return [whole]
+        coefficient, rest = pulled
+        pieces = split_sum(rest, width - 2)
+        if visual_width(f"{coefficient} {pieces[0]}") <= width:
+            pieces[0] = f"{sign}{coefficient} {pieces[0]}"
+            return pieces
+        return [f"{sign}{coefficient}", rf"\times {pieces[0]}", *pieces[1:]]
     prefix, add, suffix = wrapped
     pieces = _pack(_terms(add), width - visual_width(prefix) // 2)
     pieces[0] = f"{sign}{prefix}{pieces[0]}"

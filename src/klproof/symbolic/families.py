@@ -39,8 +39,8 @@ __all__ = [
     "Beta",
     "Binomial",
     "Categorical",
-    "Dirichlet",
     "DiagonalNormal",
+    "Dirichlet",
     "Exponential",
     "Family",
     "Gamma",
@@ -909,7 +909,7 @@ class Categorical(Family):
             raise ValueError(f"Categorical: probs must sum to 1 (got {sp.sstr(sp.Add(*ps))})")
 
     @classmethod
-    def symbolic(cls, index: int | str = "", K: int = 3) -> Self:  # noqa: N803 - the usual K
+    def symbolic(cls, index: int | str = "", K: int = 3) -> Self:
         """``K`` positive symbols ``p_1 … p_K`` (``q_1 …`` for index 2).
 
         That they sum to 1 is the hypothesis :meth:`normalisation`, stated by the
@@ -920,7 +920,7 @@ class Categorical(Family):
         return cls(probs=[sp.Symbol(f"{base}_{i + 1}", positive=True) for i in range(K)])
 
     @property
-    def K(self) -> int:  # noqa: N802 - the usual name
+    def K(self) -> int:
         """The number of categories."""
         return len(self["probs"])
 
@@ -990,14 +990,14 @@ class Dirichlet(Family):
                 raise ValueError(f"Dirichlet: concentration must be positive (got {sp.sstr(v)})")
 
     @classmethod
-    def symbolic(cls, index: int | str = "", K: int = 3) -> Self:  # noqa: N803 - the usual K
+    def symbolic(cls, index: int | str = "", K: int = 3) -> Self:
         """``K`` positive symbols ``alpha_1 … alpha_K`` (``beta_1 …`` for index 2)."""
         names: dict[int | str, str] = {"": "alpha", 1: "alpha", 2: "beta"}
         base = names.get(index, f"alpha{index}")
         return cls(concentration=[sp.Symbol(f"{base}_{i + 1}", positive=True) for i in range(K)])
 
     @property
-    def K(self) -> int:  # noqa: N802 - the usual name
+    def K(self) -> int:
         """The number of components."""
         return len(self["concentration"])
 

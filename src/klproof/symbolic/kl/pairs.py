@@ -14,8 +14,8 @@ from klproof.symbolic.families import Family
 from klproof.symbolic.kl import _routes as routes
 from klproof.symbolic.kl import diagonal as _diagonal  # noqa: F401 - registers derivations
 from klproof.symbolic.kl import discrete as _discrete  # noqa: F401 - registers its specs
-from klproof.symbolic.kl import simplex as _simplex  # noqa: F401 - registers its specs
 from klproof.symbolic.kl import multivariate as _multivariate  # noqa: F401 - registers its specs
+from klproof.symbolic.kl import simplex as _simplex  # noqa: F401 - registers its specs
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec
 from klproof.symbolic.kl.expansion import EXPANDABLE, expansion_derivation
 from klproof.symbolic.kl.forms import FORMS

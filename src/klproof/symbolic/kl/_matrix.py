@@ -45,6 +45,7 @@ __all__ = [
     "GaussianMoments",
     "KLSplit",
     "MatrixAlgebra",
+    "integrand_parts",
     "normal_form",
 ]
 
@@ -248,7 +249,7 @@ class MatrixAlgebra(Check):
         return f"matrix algebra: traces, determinants, logarithms{extra}"
 
 
-def _integrand(op: Any) -> tuple[Any, Any, Any, int] | None:
+def integrand_parts(op: Any) -> tuple[Any, Any, Any, int] | None:
     """``(p, G, limits, sign)`` with ``op = sign * ∫ p G``, for KL, H(p), H(p, q)."""
     if isinstance(op, KL):
         p, q, lim = op.args
@@ -286,7 +287,7 @@ class AffineChange(Check):
         bad = _known((self.density_fact, *self.given), ctx)
         if bad:
             return bad
-        parts = _integrand(claim.lhs)
+        parts = integrand_parts(claim.lhs)
         if parts is None:
             return Outcome("failed", "expected a KL, an entropy or a cross-entropy on the left")
         p, g, lim, sign = parts
@@ -404,7 +405,8 @@ class GaussianMoments(Check):
             return v
 
         sides = [
-            s.replace(lambda e: isinstance(e, Expectation), value) for s in (claim.lhs, claim.rhs)
+            sp.sympify(s).replace(lambda e: isinstance(e, Expectation), value)
+            for s in (claim.lhs, claim.rhs)
         ]
         if failure:
             return Outcome("unchecked", "an expectation is not of the handled form", failure[0])
@@ -486,7 +488,7 @@ class ExplicitAffineChange(Check):
         bad = _known((self.density_fact,), ctx)
         if bad:
             return bad
-        parts = _integrand(claim.lhs)
+        parts = integrand_parts(claim.lhs)
         if parts is None:
             return Outcome("failed", "expected a KL, an entropy or a cross-entropy on the left")
         p, g, lim, sign = parts

@@ -169,6 +169,28 @@ def test_beta_near_diagonal(a: float, b: float, e1: float, e2: float, s1: float,
     _check("kl/beta/beta", p, q)
 
 
+@pytest.mark.parametrize(
+    ("p", "q"),
+    [
+        # one concentration unchanged and small, the other moved: the textbook form
+        # (the previous kernel's path here) lost to 2.5e-11 and 1.5e-11
+        ((28.35645701718909, 0.005038590609528295), (20.326871259683195, 0.005038590609528295)),
+        ((8.333537143700921, 0.0012922334900544357), (24.7506416199834, 0.0012922334900544357)),
+        # all concentrations small, one moved by 1/3, a KL of 2.2e-3 (fast form: 2.2e-12)
+        (
+            (0.03921528368091176, 0.0012634020470061339),
+            (0.05130380992306181, 0.0012632055922244423),
+        ),
+    ],
+)
+def test_beta_pinned_far(p: tuple[float, float], q: tuple[float, float]) -> None:
+    _check(
+        "kl/beta/beta",
+        {"concentration1": p[0], "concentration0": p[1]},
+        {"concentration1": q[0], "concentration0": q[1]},
+    )
+
+
 @given(lam=st.floats(1e-300, 1e300), e=rel, s=sign)
 @example(lam=3.0, e=1e-8, s=1.0)  # naive: 15 rel error, negative
 def test_poisson_near_diagonal(lam: float, e: float, s: float) -> None:

@@ -236,6 +236,11 @@ def _array(d: Mapping[str, Any], name: str, index: int | None = None) -> NDArray
             if name == "probs" and "probs" not in d and "logits" in d:
                 lg = np.asarray(d["logits"], dtype=np.float64)
                 w = np.exp(lg - lg.max(-1, keepdims=True))
+                prob = w[..., index] / w.sum(-1)
+                # (for the finiteness mask) an entry with a finite logit is positive even
+                # where its float64 probability underflows to 0 (a logit 746 below the top)
+                tiny = np.finfo(np.float64).tiny
+                return np.where(np.isneginf(lg[..., index]), 0.0, np.maximum(prob, tiny))
             elif name == "probs":
                 w = np.asarray(d["probs"], dtype=np.float64)
             else:

@@ -1142,6 +1142,61 @@ def _k_categorical_logits(a: F64, b: F64) -> F64:
     return np.asarray(np.where(infrow, np.inf, terms.sum(-1)), dtype=np.float64)
 
 
+def _k_mvn_tril(m1: F64, l1: F64, m2: F64, l2: F64) -> F64:
+    r"""KL of multivariate normals given by Cholesky factors, elementwise over rows (small d).
+
+    With :math:`N = L_2^{-1}(L_1 - L_2)` (lower triangular, by forward substitution on
+    the exact difference of the factors), :math:`M = L_2^{-1}L_1 = I + N` and
+    :math:`z = L_2^{-1}(m_2 - m_1)`,
+
+    .. math:: 2\,\mathrm{KL} = \|M\|_F^2 - d - \log\det(M M^	op) + \|z\|^2
+       = \sum_i \phi(M_{ii}^2) + \sum_{i>j} N_{ij}^2 + \|z\|^2,
+
+    :math:`\phi(r) = r - 1 - \log r \ge 0` with :math:`M_{ii}^2 - 1 = N_{ii}(2 + N_{ii})`:
+    only non-negative terms, each formed without cancellation, so there is no
+    eigen-decomposition (whose :math:`\log(1 + \mu)` lost digits as :math:`\mu 	o -1`,
+    i.e. when q's variance is far above p's). One pass per scalar operation over the
+    rows: the entries are arrays of shape ``(rows,)``.
+    """
+    d = m1.shape[-1]
+    n = l1.shape[0]
+    dm = m2 - m1
+    z = [np.zeros(n)] * d
+    total = np.zeros(n)
+    for i in range(d):
+        acc = np.array(dm[:, i], dtype=np.float64)
+        for k in range(i):
+            acc -= l2[:, i, k] * z[k]
+        acc /= l2[:, i, i]
+        z[i] = acc
+        total += acc * acc
+    cols: list[list[F64]] = [[] for _ in range(d)]  # cols[j][i - j] = N_ij
+    for j in range(d):
+        for i in range(j, d):
+            acc = l1[:, i, j] - l2[:, i, j]
+            for k in range(j, i):
+                acc -= l2[:, i, k] * cols[j][k - j]
+            acc /= l2[:, i, i]
+            cols[j].append(acc)
+            if i > j:
+                total += acc * acc
+    for i in range(d):
+        nii = cols[i][0]
+        e = nii * (2.0 + nii)  # M_ii^2 - 1, exact to a few ulp
+        g = e - np.log1p(e)
+        small = np.abs(e) < 1e-2
+        if small.any():
+            es = e[small]
+            g[small] = es * es * S._horner(es, S._G_COEF)
+        low = e < -0.999  # M_ii^2 < 1e-3: log from the ratio itself
+        if low.any():
+            r = l1[:, i, i][low] / l2[:, i, i][low]
+            g[low] = r * r - 1.0 - 2.0 * np.log(r)
+        total += g
+    total *= 0.5
+    return total
+
+
 def _k_mvn(p_arrays: tuple[F64, F64, F64], q_arrays: tuple[F64, F64, F64], both_tril: bool) -> F64:
     r"""KL of multivariate normals from ``(loc, scale_tril, covariance)`` of p and of q.
 
@@ -1161,6 +1216,13 @@ def _k_mvn(p_arrays: tuple[F64, F64, F64], q_arrays: tuple[F64, F64, F64], both_
     amat = 0.5 * (amat + np.swapaxes(amat, -1, -2))
     mu = np.linalg.eigvalsh(amat)
     g = S.dm_log1p(np.asarray(mu, np.float64).reshape(-1)).reshape(mu.shape).sum(-1)
+    # an eigenvalue mu near -1 (q's variance far above p's in some direction): 1 + mu
+    # has lost its digits; take lambda = 1 + mu from the singular values of L2^-1 L1
+    low = (mu < -0.5).any(-1)
+    if low.any():
+        sv = np.linalg.svd(np.linalg.solve(l2[low], l1[low]), compute_uv=False)
+        lam = sv * sv
+        g[low] = (lam - 1.0 - 2.0 * np.log(sv)).sum(-1)
     z = np.linalg.solve(l2, (m2 - m1)[..., None])[..., 0]
     return np.asarray(0.5 * (g + (z * z).sum(-1)), dtype=np.float64)
 
@@ -1350,6 +1412,10 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> FArr:
         )
     shape, dt = _shape_dtype(p, q)
     both = p._given == "scale_tril" and q._given == "scale_tril"
+    if both and p.event_shape[0] <= 8:
+        return _run(
+            _k_mvn_tril, [(p.loc, 1), (p.scale_tril, 2), (q.loc, 1), (q.scale_tril, 2)], shape, dt
+        )
 
     def kern(*blocks: F64) -> F64:  # (loc, scale_tril, covariance) of p, then of q
         m1, l1, c1, m2, l2, c2 = blocks

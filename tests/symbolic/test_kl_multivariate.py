@@ -31,7 +31,15 @@ from klproof.symbolic.kl.multivariate import _setting, mvn_closed_form
 
 MVN = "kl/multivariatenormal/multivariatenormal"
 DIAG = "kl/diagonalnormal/diagonalnormal"
-NAMES = [f"{MVN}/d2", f"{MVN}/d3", DIAG, f"{DIAG}/product", f"{DIAG}/cross-entropy", f"{DIAG}/d2"]
+NAMES = [
+    f"{MVN}/d2",
+    f"{MVN}/d3",
+    "entropy/multivariatenormal",
+    DIAG,
+    f"{DIAG}/product",
+    f"{DIAG}/cross-entropy",
+    f"{DIAG}/d2",
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -73,6 +81,17 @@ def test_diagonal_route_refuses_a_wrong_closed_form(route: str) -> None:
         sp.Sum(2 * s.function, *s.limits),
     ):
         assert d.with_step(len(d.steps) - 1, wrong).check_step(len(d.steps) - 1).status == "failed"
+
+
+def test_mvn_entropy_refuses_a_wrong_value() -> None:
+    d = get("entropy/multivariatenormal")
+    s = _setting()
+    last = len(d.steps) - 1
+    for wrong in (
+        sp.log(sp.Determinant(2 * sp.pi * s.s1)) / 2,  # e forgotten
+        sp.log(2 * sp.pi * sp.E * sp.Determinant(s.s1)) / 2,  # det(cΣ) = c det Σ
+    ):
+        assert d.with_step(last, wrong).check_step(last).status == "failed"
 
 
 @pytest.mark.parametrize("name", [f"{MVN}/d2", f"{DIAG}/d2"])

@@ -483,3 +483,50 @@ def _d2() -> Derivation:
 @register(f"{ID}/d3")
 def _d3() -> Derivation:
     return concrete_derivation(3)
+
+
+@register("entropy/multivariatenormal")
+def entropy_derivation() -> Derivation:
+    r""":math:`H(\mathcal N(\mu, \Sigma)) = \tfrac12 \log\det(2\pi e\,\Sigma)` for any :math:`d`."""
+    s = _setting()
+    lemmas, moments = _moment_lemmas()
+    density_step, density_fact = _density_lemma(s)
+    h = Entropy(s.pl, s.lim)
+    h_value = s.d / 2 * sp.log(2 * sp.pi) + HALF * sp.log(sp.Determinant(s.s1)) + s.d / 2
+    steps = (
+        *lemmas,
+        density_step,
+        Step(
+            lhs=h,
+            rhs=-Expectation(sp.log(s.p_at), s.std, s.zlim),
+            reason="definition of the entropy, then x = μ₁ + L₁z",
+            check=_change(s, density_fact),
+        ),
+        Step(
+            rhs=-Expectation(_log_density(s.p, s.phi), s.std, s.zlim),
+            reason="log p at x = μ₁ + L₁z",
+            check=MatrixAlgebra(given=(s.chol,)),
+        ),
+        Step(
+            rhs=h_value,
+            reason="(L₁z)ᵀΣ₁⁻¹(L₁z) = zᵀz; E[zᵀz] = tr I_d = d",
+            check=GaussianMoments(s.z, s.std, moments, given=(s.chol,)),
+        ),
+        Step(
+            rhs=HALF * sp.log(sp.Determinant(2 * sp.pi * sp.E * s.s1)),
+            reason="det(cΣ) = c^d det Σ",
+            check=MatrixAlgebra(),
+        ),
+    )
+    return Derivation(
+        name="entropy/multivariatenormal",
+        title="Entropy of the multivariate normal distribution, for any dimension d",
+        steps=steps,
+        symbols=(s.d, s.mu1, s.s1, s.l1),
+        hypotheses=s.hypotheses,
+        summary="The entropy of N(μ₁, Σ₁) from its definition, whitened by x = μ₁ + L₁z.",
+        references=(
+            PENNY,
+            "T. M. Cover and J. A. Thomas, Elements of Information Theory, 2006, Thm. 8.4.1",
+        ),
+    )

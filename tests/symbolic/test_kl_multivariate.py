@@ -172,6 +172,12 @@ def test_mvn_pair_metadata() -> None:
     assert set(pair.p_params) == {"loc", "covariance_matrix"}
     assert len(pair.routes) == 2
     assert pair.finite_when == ()
+    # KL(N(0, I_2) || N((1, 0), 2 I_2)) = (2 · 1/2 + 1/2 - 2 + 2 log 2) / 2 = log 2 - 1/4
+    value = pair.evaluate(
+        {"loc": [0, 0], "covariance_matrix": [[1, 0], [0, 1]]},
+        {"loc": [1, 0], "covariance_matrix": [[2, 0], [0, 2]]},
+    )
+    assert sp.simplify(value - (sp.log(2) - sp.Rational(1, 4))) == 0
 
 
 # --------------------------------------------------------------------------- diagonal values

@@ -83,15 +83,34 @@ class KLPair:
         return [get(name) for name in self.routes]
 
     def evaluate(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> Any:
-        """The closed form at parameter dicts keyed by the public names."""
-        mapping = {self.p_params[k]: sp.sympify(v) for k, v in p.items()}
-        mapping.update({self.q_params[k]: sp.sympify(v) for k, v in q.items()})
-        return self.expression.xreplace(mapping)
+        """The closed form at parameter dicts keyed by the public names.
+
+        Matrix parameters (``MultivariateNormal``'s ``loc`` and ``covariance_matrix``)
+        are given as nested lists or matrices; the dimension is read from them and the
+        traces, inverses and determinants are evaluated.
+        """
+        mapping = {self.p_params[k]: _value_for(self.p_params[k], v) for k, v in p.items()}
+        mapping.update({self.q_params[k]: _value_for(self.q_params[k], v) for k, v in q.items()})
+        dims = {
+            d: value.shape[0]
+            for symbol, value in mapping.items()
+            if isinstance(symbol, sp.MatrixSymbol)
+            for d in getattr(symbol.shape[0], "free_symbols", ())
+        }
+        out = self.expression.xreplace(mapping)
+        return out.xreplace(dims).doit() if dims else out
 
     def lambdify(self, modules: Any = "mpmath") -> Callable[..., Any]:
         """A numeric function ``f(p_values..., q_values...)`` in parameter order."""
         args = [*self.p_params.values(), *self.q_params.values()]
         return sp.lambdify(args, self.expression, modules=modules)  # type: ignore[no-any-return]
+
+
+def _value_for(symbol: Any, value: Any) -> Any:
+    if isinstance(symbol, sp.MatrixSymbol):
+        m = sp.ImmutableMatrix(value)
+        return m.T if symbol.shape[1] == 1 and m.shape[1] != 1 else m
+    return sp.sympify(value)
 
 
 class UnregisteredPairError(KeyError):

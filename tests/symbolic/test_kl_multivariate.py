@@ -178,6 +178,10 @@ def test_mvn_pair_metadata() -> None:
         {"loc": [1, 0], "covariance_matrix": [[2, 0], [0, 2]]},
     )
     assert sp.simplify(value - (sp.log(2) - sp.Rational(1, 4))) == 0
+    with mpmath.workdps(40):
+        f = pair.lambdify()
+        got = f(mpmath.matrix([0, 0]), mpmath.eye(2), mpmath.matrix([1, 0]), 2 * mpmath.eye(2))
+        assert abs(got - (mpmath.log(2) - mpmath.mpf(1) / 4)) < mpmath.mpf(10) ** -35
 
 
 # --------------------------------------------------------------------------- diagonal values

@@ -101,8 +101,29 @@ class KLPair:
         return out.xreplace(dims).doit() if dims else out
 
     def lambdify(self, modules: Any = "mpmath") -> Callable[..., Any]:
-        """A numeric function ``f(p_values..., q_values...)`` in parameter order."""
+        """A numeric function ``f(p_values..., q_values...)`` in parameter order.
+
+        For matrix parameters (which SymPy's code printers do not handle) the function
+        evaluates :meth:`evaluate` exactly and rounds: to an mpmath number at the current
+        precision for ``modules="mpmath"``, to a float otherwise.
+        """
         args = [*self.p_params.values(), *self.q_params.values()]
+        if any(isinstance(a, sp.MatrixSymbol) for a in args):
+            n = len(self.p_params)
+
+            def f(*values: Any) -> Any:
+                values = tuple(v.tolist() if hasattr(v, "tolist") else v for v in values)
+                value = self.evaluate(
+                    dict(zip(self.p_params, values[:n], strict=True)),
+                    dict(zip(self.q_params, values[n:], strict=True)),
+                )
+                if modules == "mpmath":
+                    import mpmath  # noqa: PLC0415 - a SymPy dependency
+
+                    return mpmath.mpf(str(sp.N(value, mpmath.mp.dps + 5)))
+                return float(value)
+
+            return f
         return sp.lambdify(args, self.expression, modules=modules)  # type: ignore[no-any-return]
 
 

@@ -42,6 +42,7 @@ from klproof.derivation.ops import KL, CrossEntropy, Entropy, Expectation, unfol
 
 __all__ = [
     "AffineChange",
+    "CiteMatrix",
     "GaussianMoments",
     "KLSplit",
     "MatrixAlgebra",
@@ -419,6 +420,32 @@ class GaussianMoments(Check):
 
     def describe(self) -> str:
         return "linearity of expectation; E[z] = 0, E[z zᵀ] = I for z ~ N(0, I)"
+
+
+@dataclass(frozen=True)
+class CiteMatrix(Check):
+    """By another derivation whose result is a matrix expression.
+
+    Like :class:`~klproof.derivation.Cite` (the cited derivation must verify with every
+    step ``ok``), but the claim is compared with the cited result by :func:`normal_form`
+    (the core's zero test cannot handle ``MatrixSymbol`` expressions).
+    """
+
+    derivation: Any
+    label = "by derivation"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        cited = self.derivation() if callable(self.derivation) else self.derivation
+        report = cited.verify()
+        if report.status != "ok":
+            return Outcome("failed", f"cited derivation {cited.name!r} is {report.status}")
+        if claim.relation != "=" or claim.lhs != cited.lhs:
+            return Outcome("failed", f"the claim is not about the result of {cited.name!r}")
+        return _compare(claim.rhs, cited.rhs, (), f"by {cited.name}")
+
+    def describe(self) -> str:
+        target = self.derivation() if callable(self.derivation) else self.derivation
+        return f"by derivation {target.name}"
 
 
 @dataclass(frozen=True)

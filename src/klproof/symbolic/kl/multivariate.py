@@ -57,6 +57,7 @@ from klproof.symbolic.families import MultivariateNormal
 from klproof.symbolic.kl._checks import Memo
 from klproof.symbolic.kl._matrix import (
     AffineChange,
+    CiteMatrix,
     ExplicitAffineChange,
     GaussianMoments,
     KLSplit,
@@ -71,8 +72,8 @@ __all__ = ["concrete_derivation", "mvn_closed_form", "whitened_steps"]
 
 HALF = sp.Rational(1, 2)
 oo = sp.oo
-DUCHI = "J. Duchi, Derivations for linear algebra and optimization, 2007, §9"
-PETERSEN = "K. B. Petersen and M. S. Pedersen, The Matrix Cookbook, 2012, eq. (380)"
+DUCHI = "J. Duchi, Derivations for linear algebra and optimization, 2007 (KL of normals)"
+PETERSEN = "K. B. Petersen and M. S. Pedersen, The Matrix Cookbook, 2012 (Gaussians, KL)"
 ID = "kl/multivariatenormal/multivariatenormal"
 
 
@@ -348,6 +349,7 @@ def _mvn_mvn() -> PairSpec:
         extra={
             "builders": {"integral": integral_route, "cross-entropy": cross_entropy_route},
             "pair_lhs": s.kl,
+            "cite": CiteMatrix,
             "symbols": s.symbols[:5],
             "titles": {"integral": "from the defining integral, for any dimension d"},
         },

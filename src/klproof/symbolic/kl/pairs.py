@@ -25,8 +25,9 @@ from klproof.symbolic.registry import get, register
 #: A custom route: ``builder(name, spec, title=..., references=...) -> Derivation``, for
 #: pairs the generic univariate builders cannot handle (multivariate families, say).
 #: Put it in ``PairSpec.extra["builders"][route]``; ``extra["pair_lhs"]`` is then the
-#: KL expression the pair derivation states, ``extra["symbols"]`` its symbols, and
-#: ``extra["titles"][route]`` the route's title suffix.
+#: KL expression the pair derivation states, ``extra["symbols"]`` its symbols,
+#: ``extra["titles"][route]`` the route's title suffix, and ``extra["cite"]`` the check
+#: class citing a route (default :class:`~klproof.derivation.Cite`).
 RouteBuilder = Callable[..., Derivation]
 
 __all__ = ["KLPair", "UnregisteredPairError", "entropies", "get_pair", "pairs"]
@@ -335,7 +336,7 @@ def _pair_factory(p: str, q: str) -> Callable[[], Derivation]:
                 lhs=kl,
                 rhs=s.closed,
                 reason=f"route {i + 1}: {route.rsplit('/', 1)[-1]}",
-                check=Cite(_route_factory_registered[route]),
+                check=s.extra.get("cite", Cite)(_route_factory_registered[route]),
             )
             for i, route in enumerate(pair.routes)
         )

@@ -556,8 +556,8 @@ def _nodes_for(rel: float) -> int:
     return 8
 
 
-def _det2(a: F64, b: F64, c: F64, d: F64) -> F64:
-    """Return ``a * d - b * c`` to a few ulp (error-free products; no overflow).
+def _det2_scaled(a: F64, b: F64, c: F64, d: F64) -> tuple[F64, NDArray[np.int_]]:
+    """Return ``(m, e)`` with ``a * d - b * c = m * 2**e`` to a few ulp, ``|m| <= 2``.
 
     All four arguments are rescaled by exact powers of two first, so that the Dekker
     products stay in range for parameters anywhere in 1e-300 ... 1e300.
@@ -568,8 +568,21 @@ def _det2(a: F64, b: F64, c: F64, d: F64) -> F64:
     c, d = np.ldexp(c, -ec), np.ldexp(d, -ec)
     h1, l1 = S.two_prod(a, d)
     h2, l2 = S.two_prod(b, c)
-    scaled = (h1 - h2) + (l1 - l2)
-    return np.asarray(np.ldexp(scaled, ea + ec), dtype=np.float64)
+    return np.asarray((h1 - h2) + (l1 - l2), dtype=np.float64), ea + ec
+
+
+def _det2(a: F64, b: F64, c: F64, d: F64) -> F64:
+    """Return ``a * d - b * c`` to a few ulp (error-free products; see _det2_scaled)."""
+    m, e = _det2_scaled(a, b, c, d)
+    return np.asarray(np.ldexp(m, e), dtype=np.float64)
+
+
+def _det2_over(a: F64, b: F64, c: F64, d: F64, x: F64, y: F64) -> F64:
+    """Return ``(a * d - b * c) / (x * y)`` without overflow of the determinant or ``x y``."""
+    m, e = _det2_scaled(a, b, c, d)
+    fx, ex = np.frexp(x)
+    fy, ey = np.frexp(y)
+    return np.asarray(np.ldexp(m / fx / fy, e - ex - ey), dtype=np.float64)
 
 
 #: Shapes where :func:`_k_gamma`'s fast form is used (see there), and the least
@@ -685,7 +698,6 @@ def _k_gamma_careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
     ra, rb = da_abs / a1, db_abs / b1
     near = (np.abs(ra) < 0.25) & (np.abs(rb) < 0.25)
     out = np.empty(a1.shape)
-    det = _det2(a2, a1, b2, b1)  # a2 b1 - a1 b2
     far = ~near
     lo, hi = np.minimum(a1, a2), np.maximum(a1, a2)
     # Moderate shapes, far from the diagonal: the textbook form loses < 10 bits here
@@ -706,9 +718,9 @@ def _k_gamma_careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
     far = far & ~plain
     big = far & (lo >= 1.0)
     if np.any(big):
-        x1, y1, x2, y2, dt = a1[big], b1[big], a2[big], b2[big], det[big]
+        x1, y1, x2, y2 = a1[big], b1[big], a2[big], b2[big]
         rho, sig = x2 / x1, y2 / y1
-        rho_minus_sig = dt / x1 / y1
+        rho_minus_sig = _det2_over(x2, x1, y2, y1, x1, y1)
         lead = S.kl_atom(rho, sig, rho_minus_sig)
         lead = np.where(lead == 0.0, 0.0, x1 * lead)
         corr = (
@@ -731,7 +743,8 @@ def _k_gamma_careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
         rate = x1 * S.rm1mlog(y2, y1)[0] - (x2 - x1) * S.log_ratio(y2, y1)
         out[small] = np.maximum(shifted, 0.0) + S.rm1mlog(x2, x1)[0] + rate
     if np.any(near):
-        x1, y1, dx, dy, dt = a1[near], b1[near], da_abs[near], db_abs[near], det[near]
+        x1, y1, dx, dy = a1[near], b1[near], da_abs[near], db_abs[near]
+        dm, de = _det2_scaled(a2[near], x1, b2[near], y1)  # a2 b1 - a1 b2 = dm 2^de
         worst = float(np.maximum(np.abs(ra[near]), np.abs(rb[near])).max())
         nodes, weights = S.gauss_legendre_01(_nodes_for(worst))
         acc = np.zeros(x1.shape)
@@ -740,7 +753,9 @@ def _k_gamma_careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
             b = y1 + t * dy
             rho_a = dx / a
             # rho_b - rho_a = (dy a - dx b) / (a b) = (a1 b2 - a2 b1) / (a b), exactly
-            diff = (dt / a) / b
+            fa, ea = np.frexp(a)
+            fb, eb = np.frexp(b)
+            diff = np.ldexp(dm / fa / fb, de - ea - eb)
             acc += (w * (1.0 - t)) * (S.trigamma_excess(a) * rho_a * rho_a + a * diff * diff)
         out[near] = acc
     return out
@@ -1507,9 +1522,15 @@ def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
     out += 0.5 * (d * d + z * z)
     out += gap
     if not ok.all():
+        # sd far from q's scale: the scale part from the rounded sd is accurate, but the
+        # location part keeps the exact z where it is finite (the rounded mean a / b is
+        # off by an ulp, which for a sharply peaked Gamma is many of its sd)
         idx = np.flatnonzero(~ok)
-        ai, bi = a[idx], b[idx]
-        out[idx] = _k_normal(ai / bi, r[idx] / bi, m2[idx], s2[idx]) + gap[idx]
+        ai, bi, m2i, s2i = a[idx], b[idx], m2[idx], s2[idx]
+        g, dd = S.rm1mlog(r[idx] / bi, s2i)
+        zi = z[idx]
+        zi = np.where(np.isfinite(zi), zi, (ai / bi - m2i) / s2i)
+        out[idx] = g + 0.5 * (dd * dd + zi * zi) + gap[idx]
     return out
 
 

@@ -90,18 +90,9 @@ def _gamma_moments_unrepresentable(p: dict[str, Any], q: dict[str, Any]) -> bool
     return not all(_TINY < v < _FMAX for v in (mean, sd)) or max(big) > _SPLIT_MAX
 
 
-def _scale_near_ulp_of_loc(p: dict[str, Any], q: dict[str, Any]) -> bool:
-    return float(p["scale"]) < 1e13 * math.ulp(abs(float(p["loc"])))
-
-
 def _beta_extreme_ratio(p: dict[str, Any], q: dict[str, Any]) -> bool:
     c = [float(d[k]) for d in (p, q) for k in ("concentration1", "concentration0")]
     return max(c) / min(c) > 1e100
-
-
-def _uniform_width_near_ulp(p: dict[str, Any], q: dict[str, Any]) -> bool:
-    lo, hi = float(p["low"]), float(p["high"])
-    return hi - lo < 1e13 * math.ulp(max(abs(lo), abs(hi)))
 
 
 #: Where the numeric kernels miss the 1e-12 target (found by this suite; reported to
@@ -133,20 +124,6 @@ KNOWN_GAPS: dict[str, tuple[Any, str]] = {
         (
             "concentrations spanning more than 1e100 (e.g. 4e-74 and 4e47), far pairs: "
             "relative error up to 9.6e-11"
-        ),
-    ),
-    "kl/gumbel/normal": (
-        _scale_near_ulp_of_loc,
-        (
-            "p's scale within 1e13 ulp of its location: the mean loc + γ scale rounds and "
-            "the kernel loses up to all digits (0.25 at loc -0.94, scale 2.5e-195)"
-        ),
-    ),
-    "kl/uniform/normal": (
-        _uniform_width_near_ulp,
-        (
-            "p's width within 1e13 ulp of its location: (low + high) / 2 rounds and the "
-            "kernel loses up to all digits (0.89 at a width of 1 ulp)"
         ),
     ),
 }
@@ -301,18 +278,6 @@ GAP_REPRODUCERS: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
             {"loc": 1.7976931348623157e308, "scale": 1.7976824939939727e308},
         ),
     ],
-    "kl/gumbel/normal": [
-        (
-            {"loc": -0.9417684436092834, "scale": 2.4738442955382584e-195},
-            {"loc": -0.9417684436092834, "scale": 1.2101801782534324e-195},
-        )
-    ],
-    "kl/uniform/normal": [
-        (
-            {"low": 4.57560924051981, "high": 4.575609240519811},
-            {"loc": 4.57560924051981, "scale": 2.563950248511419e-16},
-        )
-    ],
 }
 #: Inputs of gaps since closed in the kernels: pinned as examples of the accuracy property.
 FIXED_GAPS: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
@@ -334,6 +299,20 @@ FIXED_GAPS: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
             {"concentration": 1e23, "rate": 10.0},
             {"loc": 1.0000000000042658e22, "scale": 99905727852.03496},
         ),
+    ],
+    # p's scale within 1e13 ulp of its loc: loc + gamma scale rounded (0.34 rel. error)
+    "kl/gumbel/normal": [
+        (
+            {"loc": -0.9417684436092834, "scale": 2.4738442955382584e-195},
+            {"loc": -0.9417684436092834, "scale": 1.2101801782534324e-195},
+        )
+    ],
+    # p's width within 1e13 ulp of its location: (low + high) / 2 rounded (0.89)
+    "kl/uniform/normal": [
+        (
+            {"low": 4.57560924051981, "high": 4.575609240519811},
+            {"loc": 4.57560924051981, "scale": 2.563950248511419e-16},
+        )
     ],
 }
 REPRODUCERS = [

@@ -1457,15 +1457,21 @@ _GAP_UNIFORM = 0.5 * math.log(math.pi * math.e / 6.0)
 _GAP_GUMBEL = 0.5 * math.log(math.pi**3 * math.e / 3.0) - S.EULER_GAMMA - 1.0
 
 
-def _k_to_normal(mean: F64, std: F64, gap: F64 | float, m2: F64, s2: F64) -> F64:
-    """KL(p || N(m2, s2)) = KL(N(mean, std) || N(m2, s2)) + [H(N(mean, std)) - H(p)]."""
-    return _k_normal(mean, std, m2, s2) + gap
+def _k_to_normal(dmean: F64, std: F64, gap: F64 | float, s2: F64) -> F64:
+    """KL(p || N(m2, s2)) = KL(N(mean, std) || N(m2, s2)) + [H(N(mean, std)) - H(p)].
+
+    ``dmean = mean - m2`` is formed by the caller from its parameters (e.g. ``(lo - m2) +
+    w / 2``): p's mean itself can round by far more than p's width or scale.
+    """
+    g, d = S.rm1mlog(std, s2)
+    z = dmean / s2
+    return np.asarray(g + 0.5 * (d * d + z * z) + gap, dtype=np.float64)
 
 
 @register_kl(Laplace, Normal, source=_DEF)
 def _kl_laplace_normal(p: Laplace, q: Normal) -> FArr:
     def k(m: F64, b: F64, m2: F64, s2: F64) -> F64:
-        return _k_to_normal(m, math.sqrt(2.0) * b, _GAP_LAPLACE, m2, s2)
+        return _k_to_normal(m - m2, math.sqrt(2.0) * b, _GAP_LAPLACE, s2)
 
     return _scalar_pair(k, p, q, p.loc, p.scale, q.loc, q.scale)
 
@@ -1473,7 +1479,7 @@ def _kl_laplace_normal(p: Laplace, q: Normal) -> FArr:
 @register_kl(Exponential, Normal, source=_DEF)
 def _kl_exponential_normal(p: Exponential, q: Normal) -> FArr:
     def k(r: F64, m2: F64, s2: F64) -> F64:
-        return _k_to_normal(1.0 / r, 1.0 / r, _GAP_EXPONENTIAL, m2, s2)
+        return _k_to_normal(1.0 / r - m2, 1.0 / r, _GAP_EXPONENTIAL, s2)
 
     return _scalar_pair(k, p, q, p.rate, q.loc, q.scale)
 
@@ -1482,7 +1488,8 @@ def _kl_exponential_normal(p: Exponential, q: Normal) -> FArr:
 def _kl_uniform_normal(p: Uniform, q: Normal) -> FArr:
     def k(lo: F64, hi: F64, m2: F64, s2: F64) -> F64:
         w = hi - lo
-        return _k_to_normal(lo + 0.5 * w, w / math.sqrt(12.0), _GAP_UNIFORM, m2, s2)
+        # lo - m2 is exact when lo is near m2, and w = hi - lo when hi is near lo
+        return _k_to_normal((lo - m2) + 0.5 * w, w / math.sqrt(12.0), _GAP_UNIFORM, s2)
 
     return _scalar_pair(k, p, q, p.low, p.high, q.loc, q.scale)
 
@@ -1490,8 +1497,9 @@ def _kl_uniform_normal(p: Uniform, q: Normal) -> FArr:
 @register_kl(Gumbel, Normal, source=_DEF)
 def _kl_gumbel_normal(p: Gumbel, q: Normal) -> FArr:
     def k(m: F64, b: F64, m2: F64, s2: F64) -> F64:
+        # m - m2 is exact when m is near m2; gamma b is then added, not rounded into m
         return _k_to_normal(
-            m + S.EULER_GAMMA * b, (math.pi / math.sqrt(6.0)) * b, _GAP_GUMBEL, m2, s2
+            (m - m2) + S.EULER_GAMMA * b, (math.pi / math.sqrt(6.0)) * b, _GAP_GUMBEL, s2
         )
 
     return _scalar_pair(k, p, q, p.loc, p.scale, q.loc, q.scale)

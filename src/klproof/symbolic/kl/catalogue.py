@@ -35,7 +35,13 @@ from klproof.symbolic.families import (
 )
 from klproof.symbolic.kl._checks import Integrate, Memo
 from klproof.symbolic.kl._routes import Moments
-from klproof.symbolic.kl.lemmas import by_derivative, by_halves, by_sign, by_substitution
+from klproof.symbolic.kl.lemmas import (
+    by_derivative,
+    by_halves,
+    by_sign,
+    by_substitution,
+    by_substitution_log_power,
+)
 
 __all__ = ["SPECS", "PairSpec"]
 
@@ -137,9 +143,20 @@ def _gumbel_moments(p: Gumbel, x: Any, other_scale: Any = None) -> Moments:
     phi = m - b * log(u)
     lim = (u, 0, sp.oo)
     out: Moments = {
-        x: by_substitution(x, phi, lim, m + EG * b, x),
+        x: by_substitution_log_power(x, phi, lim, m + EG * b, x),
         sp.exp(-x / b): by_substitution(x, phi, lim, sp.exp(-m / b), sp.exp(-x / b)),
-        x**2: by_substitution(x, phi, lim, (m + EG * b) ** 2 + sp.pi**2 * b**2 / 6, x**2),
+        x**2: by_substitution_log_power(x, phi, lim, (m + EG * b) ** 2 + sp.pi**2 * b**2 / 6, x**2),
+        # for the Fisher information in the scale (the near-diagonal expansion)
+        x * sp.exp(-x / b): by_substitution_log_power(
+            x, phi, lim, sp.exp(-m / b) * (m - b * (1 - EG)), x * sp.exp(-x / b)
+        ),
+        x**2 * sp.exp(-x / b): by_substitution_log_power(
+            x,
+            phi,
+            lim,
+            sp.exp(-m / b) * (m**2 - 2 * m * b * (1 - EG) + b**2 * (sp.pi**2 / 6 - 2 * EG + EG**2)),
+            x**2 * sp.exp(-x / b),
+        ),
     }
     if other_scale is not None:
         c = other_scale

@@ -12,10 +12,10 @@ numeric kernels (where p ≈ q the closed form cancels; the series does not).
 
 Families whose support depends on a parameter (Uniform, Pareto) are not regular and
 have no such expansion; Laplace's log-density is not twice differentiable in ``loc``.
-Parameters p and q share (Weibull's concentration) are not expanded. Gumbel is regular,
-but its Fisher information in the scale needs :math:`\mathbb{E}[U \log^2 U]` for
-:math:`U \sim \mathrm{Exp}(1)`, which SymPy leaves as a Meijer G function (it is
-:math:`\Gamma''(2)`): not derived yet.
+Parameters p and q share (Weibull's concentration) are not expanded. Gumbel's Fisher
+information in the scale needs :math:`\mathbb{E}[U^k \log^n U]` for
+:math:`U \sim \mathrm{Exp}(1)`, derived as :math:`\Gamma^{(n)}(k + 1)` (SymPy's direct
+integral is a Meijer G function).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ EXPANDABLE = (
     "bernoulli",
     "geometric",
     "beta",
+    "gumbel",
     "lognormal",
     "weibull",
 )

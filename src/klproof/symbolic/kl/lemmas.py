@@ -11,6 +11,7 @@ from klproof.derivation import Check, Evaluate, Rule, Step
 from klproof.derivation.ops import unfold
 from klproof.symbolic.kl._checks import (
     Cases,
+    Instance,
     Leibniz,
     Memo,
     Restrict,
@@ -19,7 +20,15 @@ from klproof.symbolic.kl._checks import (
     Using,
 )
 
-__all__ = ["agg", "by_derivative", "by_halves", "by_kinks", "by_sign", "by_substitution"]
+__all__ = [
+    "agg",
+    "by_derivative",
+    "by_halves",
+    "by_kinks",
+    "by_sign",
+    "by_substitution",
+    "by_substitution_log_power",
+]
 
 
 def agg(expr: Any, lim: tuple[Any, Any, Any]) -> Any:
@@ -235,5 +244,98 @@ def by_sign(symbol: Any, gap: Any, kink: Any, value: Any, feature: Any) -> Any:
             )
         )
         return steps
+
+    return build
+
+
+def _gamma_log_power(u: Any, k: int, power: int) -> tuple[list[Step], Any]:
+    r"""The lemma :math:`\int_0^\infty u^k \log^n u\, e^{-u}\, du = \Gamma^{(n)}(k + 1)`.
+
+    By differentiating :math:`\int_0^\infty u^s e^{-u}\, du = \Gamma(s + 1)` ``n`` times
+    in :math:`s` under the integral sign, then at :math:`s = k`. Returns the steps and
+    the established fact.
+    """
+    r = sp.Symbol("r", positive=True)
+    z_int = sp.Integral(u ** (r - 1) * sp.exp(-u), (u, 0, sp.oo))
+    z = sp.gamma(r)
+    z_fact = sp.Eq(z_int, z, evaluate=False)
+    at_r = sp.Integral(u ** (r - 1) * sp.log(u) ** power * sp.exp(-u), (u, 0, sp.oo))
+    value_r = sp.diff(z, r, power)
+    fact_r = sp.Eq(at_r, value_r, evaluate=False)
+    lhs = sp.Integral(u**k * sp.log(u) ** power * sp.exp(-u), (u, 0, sp.oo))
+    value = value_r.subs(r, k + 1)
+    steps = [
+        Step(lhs=z_int, rhs=z, reason="Euler's Gamma integral", check=Memo(Evaluate())),
+        Step(
+            lhs=at_r,
+            rhs=sp.Derivative(z_int, (r, power)),
+            reason=f"differentiate {power} times in $r$ under the integral sign "
+            "(dominated on compact subsets of $r > 0$)",
+            check=Memo(Leibniz()),
+        ),
+        Step(
+            rhs=sp.Derivative(z, (r, power)),
+            reason="the Gamma integral",
+            check=Using("Gamma integral", (z_fact,)),
+        ),
+        Step(rhs=value_r, reason="differentiate", check=Memo(Evaluate())),
+        Step(
+            lhs=lhs,
+            rhs=value,
+            reason=f"at $r = {k + 1}$",
+            check=Instance(fact_r, ((r, sp.Integer(k + 1)),)),
+        ),
+    ]
+    return steps, sp.Eq(lhs, value, evaluate=False)
+
+
+def by_substitution_log_power(
+    x: Any, phi: Any, u_limits: tuple[Any, Any, Any], value: Any, feature: Any
+) -> Any:
+    r"""Like :func:`by_substitution`, where terms :math:`u \log^n u\, e^{-u}` occur.
+
+    SymPy returns those integrals as Meijer G functions (slowly); each is taken from
+    the lemma :math:`\Gamma^{(n)}(2)` (:func:`_gamma_log_power`) instead, every other
+    term is evaluated on its own, and the pieces are recombined by linearity.
+    """
+
+    def build(pl: Any, lim: tuple[Any, Any, Any]) -> list[Step]:
+        u = u_limits[0]
+        chain = by_substitution(x, phi, u_limits, value, feature)(pl, lim)
+        lemmas: list[Step] = []
+        facts = []
+        for integral in sorted(chain[1].rhs.atoms(sp.Integral), key=sp.default_sort_key):
+            f = integral.function
+            found = [
+                (k, n) for k in (0, 1, 2) for n in (1, 2) if f == u**k * sp.log(u) ** n * sp.exp(-u)
+            ]
+            if found:
+                steps, fact = _gamma_log_power(u, *found[0])
+                fact = sp.Eq(integral, fact.rhs, evaluate=False) if fact.lhs != integral else fact
+                steps[-1] = Step(
+                    lhs=integral, rhs=fact.rhs, reason=steps[-1].reason, check=steps[-1].check
+                )
+            else:
+                fact = sp.Eq(integral, integral.doit(), evaluate=False)
+                steps = [
+                    Step(
+                        lhs=integral,
+                        rhs=fact.rhs,
+                        reason="evaluate",
+                        check=Memo(Evaluate()),
+                    )
+                ]
+            lemmas += steps
+            facts.append(fact)
+        return [
+            *lemmas,
+            chain[0],
+            chain[1],
+            Step(
+                rhs=value,
+                reason="the integrals (lemmas above)",
+                check=Using("lemmas", tuple(facts)),
+            ),
+        ]
 
     return build

@@ -932,8 +932,14 @@ def _k_bernoulli_logits(a: F64, b: F64, per_success: bool = False) -> F64:
     s = p if per_success else 1.0
     delta = a - b
     near = np.abs(delta) <= 1.0
-    c = np.where(near, np.log1p(q * np.expm1(np.clip(delta, -1, 1))), S.softplus(a) - S.softplus(b))
-    val = S.q_k(q / s, p / s, delta - c) + S.q_k(qc / s, pc / s, -c)
+    # t1 = log(p/q) = log1p(pc expm1(delta)), t0 = log(pc/qc) = -log1p(q expm1(delta))
+    # near the diagonal; far from it, differences of softplus. Neither is formed as
+    # delta - t0, which left a rounding of ~1 ulp of delta in t1 when 1 - q < eps
+    # (a floor of ~1e-33 for logits beyond 36).
+    em1 = np.expm1(np.clip(delta, -1, 1))
+    t1 = np.where(near, np.log1p(pc * em1), S.softplus(-b) - S.softplus(-a))
+    t0 = np.where(near, -np.log1p(q * em1), S.softplus(b) - S.softplus(a))
+    val = S.q_k(q / s, p / s, t1) + S.q_k(qc / s, pc / s, t0)
     finite = np.isfinite(a) & np.isfinite(b)
     if not np.all(finite):
         val = np.where(finite, val, _k_bernoulli_probs(p, pc, q, qc, per_success))

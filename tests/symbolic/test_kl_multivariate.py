@@ -111,6 +111,9 @@ def test_normal_form_knows_cyclic_traces_and_not_more() -> None:
     assert normal_form(sp.Trace(a * b) - sp.Trace(a * b.T)) != 0
     assert normal_form(sp.log(sp.Determinant(a * b)) - sp.log(sp.Determinant(a))) != 0
     assert normal_form(sp.log(sp.Determinant(a * b.T)) - sp.log(sp.Determinant(b * a))) == 0
+    u, v = sp.MatrixSymbol("u", n, 1), sp.MatrixSymbol("v", n, 1)
+    # det(u vᵀ) is not det(u) det(vᵀ) (neither is defined): left alone
+    assert normal_form(sp.Determinant(u * v.T)) == sp.Determinant(u * v.T)
 
 
 def test_gaussian_moments_refuses_a_wrong_second_moment() -> None:

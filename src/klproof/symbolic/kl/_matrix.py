@@ -114,6 +114,8 @@ def _det(arg: Any) -> Any:
     if isinstance(arg, sp.MatMul):
         coeff, product = arg.as_coeff_mmul()
         factors = list(product.args) if isinstance(product, sp.MatMul) else [product]
+        if any(f.shape[0] != f.shape[1] for f in factors):
+            return sp.Determinant(arg)  # det(AB) = det A det B needs square factors
         return coeff ** arg.shape[0] * sp.Mul(*(_det(f) for f in factors))
     if isinstance(arg, sp.Transpose):
         return _det(arg.arg)

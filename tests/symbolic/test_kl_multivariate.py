@@ -62,7 +62,7 @@ def _wrong_closed_forms() -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize("route", ["integral", "cross-entropy"])
+@pytest.mark.parametrize("route", ["integral", "bregman", "cross-entropy"])
 @pytest.mark.parametrize("k", range(5))
 def test_mvn_route_refuses_a_wrong_closed_form(route: str, k: int) -> None:
     d = get(f"{MVN}/{route}")
@@ -173,7 +173,7 @@ def test_diagonal_family_refuses_a_negative_scale() -> None:
 def test_mvn_pair_metadata() -> None:
     pair = get_pair("multivariatenormal", "multivariatenormal")
     assert set(pair.p_params) == {"loc", "covariance_matrix"}
-    assert len(pair.routes) == 2
+    assert len(pair.routes) == 3
     assert pair.finite_when == ()
     # KL(N(0, I_2) || N((1, 0), 2 I_2)) = (2 · 1/2 + 1/2 - 2 + 2 log 2) / 2 = log 2 - 1/4
     value = pair.evaluate(

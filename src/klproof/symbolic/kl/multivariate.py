@@ -15,6 +15,10 @@ triangular with positive diagonal) and the moments :math:`\mathbb{E}[z] = 0`,
 :math:`\mathbb{E}[z z^\top] = I_d` of :math:`z \sim \mathcal N(0, I_d)`:
 
 * ``…/integral`` — the defining integral of :math:`\log p - \log q` at once;
+* ``…/bregman`` — both log-densities in exponential-family form (natural parameters
+  :math:`\Sigma^{-1}\mu`, :math:`-\tfrac12\Sigma^{-1}`, log-normaliser checked against the
+  density): KL is the Bregman divergence of the log-normaliser, with the mean parameters
+  :math:`(\mu_1, \Sigma_1 + \mu_1\mu_1^\top)` from the moments of :math:`z`;
 * ``…/cross-entropy`` — :math:`H(p, q)` and :math:`H(p)` each from its definition.
 
 The checks are those of :mod:`klproof.symbolic.kl._matrix` (trace linearity and
@@ -28,10 +32,10 @@ positive diagonal: every positive-definite matrix has one), as iterated one-dime
 integrals SymPy evaluates, and compare the result with the general formula evaluated at
 those matrices.
 
-The Bregman route of the exponential family (natural parameters
-:math:`\Sigma^{-1}\mu`, :math:`-\tfrac12\Sigma^{-1}`) is not built: it needs the gradient
-of :math:`\log\det` with respect to a matrix of symbolic size, which SymPy's matrix
-calculus does not give in a form the checks can use.
+The Bregman route takes :math:`\nabla A` as the mean parameters computed from the
+moments, not by differentiating :math:`A`: that would need the gradient of
+:math:`\log\det` with respect to a matrix of symbolic size, which SymPy's matrix calculus
+does not give in a form the checks can use.
 """
 
 from __future__ import annotations
@@ -331,6 +335,91 @@ def cross_entropy_route(
     )
 
 
+def _log_normaliser(eta: Any, h: Any) -> Any:
+    r""":math:`A(\eta, H) = -\tfrac14 \eta^\top H^{-1} \eta - \tfrac12 \log\det(-2H)`."""
+    return -sp.Trace(eta.T * h.I * eta) / 4 - HALF * sp.log(sp.Determinant(-2 * h))
+
+
+def bregman_route(name: str, spec: PairSpec, *, title: str, references: tuple[str, ...]) -> Any:
+    r"""Route (b): the exponential-family form, with the mean parameters from the moments.
+
+    With :math:`T(x) = (x, x x^\top)`, natural parameters :math:`\eta = \Sigma^{-1}\mu`,
+    :math:`H = -\tfrac12 \Sigma^{-1}` and log-normaliser :math:`A(\eta, H)` (checked
+    against the density), :math:`\log p - \log q = \langle \eta_1 - \eta_2, x\rangle
+    + \langle H_1 - H_2, x x^\top\rangle - A_1 + A_2`, so
+    :math:`\mathrm{KL} = A_2 - A_1 - \langle (\eta_2, H_2) - (\eta_1, H_1),
+    (\mu_1, \Sigma_1 + \mu_1\mu_1^\top)\rangle`: the Bregman divergence of :math:`A`
+    with :math:`\nabla A(\eta_1, H_1)` the mean parameters :math:`\mathbb{E}_p[T]`. Those
+    are computed from the moments of :math:`z` (after the substitution), not by
+    differentiating :math:`A` (SymPy's matrix calculus does not give the gradient of
+    :math:`\log\det` of a symbolic-size matrix in a form the checks use).
+    """
+    s = _setting()
+    lemmas, moments = _moment_lemmas()
+    density_step, density_fact = _density_lemma(s)
+    eta1, h1 = s.s1.I * s.mu1, -s.s1.I / 2
+    eta2, h2 = s.s2.I * s.mu2, -s.s2.I / 2
+    a1, a2 = _log_normaliser(eta1, h1), _log_normaliser(eta2, h2)
+
+    def natural_form(at: Any, eta: Any, h: Any, a: Any) -> Any:
+        return -s.d / 2 * sp.log(2 * sp.pi) + sp.Trace(eta.T * at) + sp.Trace(h.T * at * at.T) - a
+
+    mean, second = s.mu1, s.s1 + s.mu1 * s.mu1.T
+    steps = [
+        *lemmas,
+        density_step,
+        Step(
+            lhs=sp.log(s.pl),
+            rhs=natural_form(s.x, eta1, h1, a1),
+            reason="p in exponential-family form: T(x) = (x, xxᵀ), η₁ = Σ₁⁻¹μ₁, H₁ = −½Σ₁⁻¹, "
+            "A the log-normaliser",
+            check=MatrixAlgebra(),
+        ),
+        Step(
+            lhs=sp.log(s.ql),
+            rhs=natural_form(s.x, eta2, h2, a2),
+            reason="q in exponential-family form",
+            check=MatrixAlgebra(),
+        ),
+        Step(
+            lhs=s.kl,
+            rhs=Expectation(sp.log(s.p_at) - sp.log(s.q_at), s.std, s.zlim),
+            reason="definition, then x = μ₁ + L₁z (Jacobian det L₁, the density lemma)",
+            check=_change(s, density_fact),
+        ),
+        Step(
+            rhs=Expectation(
+                natural_form(s.phi, eta1, h1, a1) - natural_form(s.phi, eta2, h2, a2),
+                s.std,
+                s.zlim,
+            ),
+            reason="the exponential-family forms at x = μ₁ + L₁z",
+            check=MatrixAlgebra(given=(s.chol,)),
+        ),
+        Step(
+            rhs=a2 - a1 + sp.Trace((eta1 - eta2).T * mean) + sp.Trace((h1 - h2).T * second),
+            reason="A₂ − A₁ − ⟨(η₂, H₂) − (η₁, H₁), E_p[T]⟩ with E_p[x] = μ₁, "
+            "E_p[xxᵀ] = Σ₁ + μ₁μ₁ᵀ (linearity; E[z] = 0, E[zzᵀ] = I)",
+            check=GaussianMoments(s.z, s.std, moments, given=(s.chol,)),
+        ),
+        Step(rhs=s.closed, reason="collect terms", check=MatrixAlgebra(given=(s.chol,))),
+    ]
+    return Derivation(
+        name=name,
+        title=title,
+        steps=tuple(steps),
+        symbols=s.symbols,
+        hypotheses=s.hypotheses,
+        summary=(
+            "The exponential-family route, for any dimension d: both log-densities in natural "
+            "parameters (checked against the densities), so KL is the Bregman divergence "
+            "A₂ − A₁ − ⟨θ₂ − θ₁, E_p[T]⟩ of the log-normaliser, with the mean parameters "
+            "E_p[T] = (μ₁, Σ₁ + μ₁μ₁ᵀ) from the Gaussian moments."
+        ),
+        references=references,
+    )
+
+
 @_spec("multivariatenormal", "multivariatenormal")
 def _mvn_mvn() -> PairSpec:
     s = _setting()
@@ -339,7 +428,7 @@ def _mvn_mvn() -> PairSpec:
         s.q,
         s.closed,
         {},
-        ("integral", "cross-entropy"),
+        ("integral", "bregman", "cross-entropy"),
         (PENNY + ", eq. (2)", DUCHI, PETERSEN),
         notes=(
             "Derived for a symbolic dimension d with matrix expressions; "
@@ -347,11 +436,18 @@ def _mvn_mvn() -> PairSpec:
             "d = 2 and d = 3 with every matrix entry a symbol."
         ),
         extra={
-            "builders": {"integral": integral_route, "cross-entropy": cross_entropy_route},
+            "builders": {
+                "integral": integral_route,
+                "bregman": bregman_route,
+                "cross-entropy": cross_entropy_route,
+            },
             "pair_lhs": s.kl,
             "cite": CiteMatrix,
             "symbols": s.symbols[:5],
-            "titles": {"integral": "from the defining integral, for any dimension d"},
+            "titles": {
+                "integral": "from the defining integral, for any dimension d",
+                "bregman": "by the exponential-family (Bregman) form, for any dimension d",
+            },
         },
     )
 

@@ -56,7 +56,7 @@ __all__ = [
 class LocScale(Protocol):
     """A diagonal Gaussian given by ``loc`` and ``scale`` (last axis = latent dimension).
 
-    :class:`DiagonalNormal` satisfies it, and so does any distribution object with
+    :class:`klproof.DiagonalNormal` satisfies it, and so does any distribution object with
     ``loc`` and ``scale`` attributes.
     """
 

@@ -20,9 +20,16 @@ def _write_if_changed(path: Path, text: str) -> None:
 def derivation_page(name: str, title: str) -> str:
     """Return the reST source of the page of derivation ``name``.
 
+    The page is an orphan: the derivations' index page links every page from its
+    table, and leaving some two hundred pages out of the toctree keeps the sidebar
+    short (the theme renders the whole navigation tree into every page, a cost that
+    grows with the square of the number of pages).
+
     Examples
     --------
     >>> print(derivation_page("identity/cross-entropy", "H = H + KL"))
+    :orphan:
+    <BLANKLINE>
     .. _derivation-identity-cross-entropy:
     <BLANKLINE>
     H = H + KL
@@ -34,6 +41,7 @@ def derivation_page(name: str, title: str) -> str:
     """
     underline = "=" * len(title)
     return (
+        ":orphan:\n\n"
         f".. _{page_label(name)}:\n\n"
         f"{title}\n{underline}\n\n"
         f".. derivation:: {name}\n"

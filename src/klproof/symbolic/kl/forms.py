@@ -5,7 +5,7 @@ defaults: ``Bernoulli(logits=ℓ)`` is ``Bernoulli(probs=σ(ℓ))`` with
 :math:`\sigma(\ell) = 1 / (1 + e^{-\ell})`. Its closed form is derived again, in the
 form's own parameters, by independent routes:
 
-* ``integral`` and ``bregman`` — the generic routes of :mod:`._routes`, run on the
+* ``integral`` and ``bregman`` — the generic routes of ``klproof.symbolic.kl._routes``, run on the
   families written in the form's parameters (for Bernoulli the logits *are* the
   natural parameter, so the Bregman route is the natural one);
 * ``substitution`` — the verified default-form pair (``kl/bernoulli/bernoulli``),

@@ -295,7 +295,7 @@ def by_substitution_log_power(
     r"""Like :func:`by_substitution`, where terms :math:`u \log^n u\, e^{-u}` occur.
 
     SymPy returns those integrals as Meijer G functions (slowly); each is taken from
-    the lemma :math:`\Gamma^{(n)}(2)` (:func:`_gamma_log_power`) instead, every other
+    the lemma :math:`\Gamma^{(n)}(2)` (``_gamma_log_power``) instead, every other
     term is evaluated on its own, and the pieces are recombined by linearity.
     """
 

@@ -21,7 +21,7 @@ triangular with positive diagonal) and the moments :math:`\mathbb{E}[z] = 0`,
   :math:`(\mu_1, \Sigma_1 + \mu_1\mu_1^\top)` from the moments of :math:`z`;
 * ``…/cross-entropy`` — :math:`H(p, q)` and :math:`H(p)` each from its definition.
 
-The checks are those of :mod:`klproof.symbolic.kl._matrix` (trace linearity and
+The checks are those of ``klproof.symbolic.kl._matrix`` (trace linearity and
 cyclicity, determinant factorisation, logarithms of positive determinants, linearity of
 expectation), each guarded by evaluation at random concrete matrices.
 

@@ -70,11 +70,13 @@ def test_zero_at_equal_parameters(pair_id: str) -> None:
 
 
 def test_unregistered_pair_names_both_families_and_lists_pairs() -> None:
+    # (normal, bernoulli) is +oo, derived from the supports; (normal, gumbel) is finite
+    # and not in the catalogue
     with pytest.raises(UnregisteredPairError) as info:
-        get_pair("normal", "bernoulli")
+        get_pair("normal", "gumbel")
     message = str(info.value)
     assert "'normal'" in message
-    assert "'bernoulli'" in message
+    assert "'gumbel'" in message
     assert "normal/normal" in message
 
 

@@ -12,7 +12,7 @@ import sympy as sp
 
 from klproof.derivation import SupportMismatch
 from klproof.symbolic import registry
-from klproof.symbolic.families import Beta, Exponential, Normal
+from klproof.symbolic.families import Bernoulli, Beta, Exponential, Normal, Poisson
 from klproof.symbolic.kl import get_pair, pairs
 from klproof.symbolic.kl.catalogue import SPECS
 from klproof.symbolic.kl.mismatch import Mismatch, mismatch_derivation, mismatched
@@ -33,12 +33,23 @@ def test_the_expected_mismatches_are_found() -> None:
         "kl/pareto/beta",
         "kl/poisson/bernoulli",
         "kl/geometric/binomial",
+        # a density against a mass function, and the reverse
+        "kl/normal/bernoulli",
+        "kl/exponential/poisson",
+        "kl/beta/binomial",
+        "kl/poisson/normal",
+        "kl/bernoulli/beta",
     }
     assert expected <= set(IDS)
     # nested for some parameters (finite there): never listed as +oo
-    for pid in ("kl/uniform/exponential", "kl/beta/uniform", "kl/binomial/bernoulli"):
+    for pid in (
+        "kl/uniform/exponential",
+        "kl/beta/uniform",
+        "kl/binomial/bernoulli",
+        "kl/bernoulli/poisson",
+    ):
         assert pid not in IDS
-    assert len(IDS) >= 40
+    assert len(IDS) >= 120
 
 
 def test_no_finite_pair_is_also_infinite() -> None:
@@ -82,4 +93,20 @@ def test_the_rule_refuses_a_set_where_p_has_no_mass() -> None:
     x = sp.Symbol("x", real=True)
     # Beta's density formula is positive on (2, 3), but Beta puts no mass there
     m = Mismatch(Beta.symbolic(1), Normal.symbolic(2), sp.Integer(2), sp.Integer(3), x)
+    assert _derive(m) == "failed"
+
+
+def test_the_rule_refuses_a_gap_that_holds_an_integer() -> None:
+    x = sp.Symbol("x", real=True)
+    # (-1, 1) contains 0, where a Poisson has mass exp(-rate)
+    m = Mismatch(Normal.symbolic(1), Poisson.symbolic(2), sp.Integer(-1), sp.Integer(1), x, "gap")
+    assert _derive(m) == "failed"
+
+
+def test_the_rule_refuses_a_point_outside_the_mass_function() -> None:
+    k = sp.Symbol("k", integer=True)
+    # Bernoulli gives the point 2 no mass
+    m = Mismatch(
+        Bernoulli.symbolic(1), Normal.symbolic(2), sp.Integer(2), sp.Integer(2), k, "point"
+    )
     assert _derive(m) == "failed"

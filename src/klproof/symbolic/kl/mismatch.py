@@ -20,7 +20,10 @@ of p's density, positive, and :math:`Q(A)` integrates q's density extended by 0 
 support, which SymPy evaluates to exactly 0. Pairs whose supports are nested for some
 parameters (Uniform → Exponential, Beta → Uniform, Binomial → Bernoulli) are not here:
 their KL is finite there (``finite_when`` of the finite pair, where one is registered).
-Pairs of a continuous and a discrete family are not compared here.
+A density against a mass function is +∞ too, either way: a mass function's point
+(its lowest) has no mass under a density (:math:`\int_a^a q = 0`), and a density gives
+positive mass to an interval between two consecutive integers, :math:`(-1, 0)` or
+:math:`(0, 1)` inside its support, where a mass function on the integers has none.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ _SCALAR_KINDS = frozenset({"real", "positive", "unit", "count"})
 
 @dataclass(frozen=True)
 class Mismatch:
-    """A set with positive mass under p and none under q.
+    r"""A set with positive mass under p and none under q.
 
     Attributes
     ----------
@@ -51,7 +54,12 @@ class Mismatch:
     low, high
         The ends of the set :math:`A` (an interval; integers in it for discrete families).
     variable
-        The integration (summation) variable of the masses.
+        The integration (summation) variable of p's mass.
+    kind
+        ``"same"``: both families continuous, or both discrete; ``"point"``: p discrete
+        and q continuous, :math:`A = \{\mathrm{low}\}` (a point q gives no mass);
+        ``"gap"``: p continuous and q on the integers, :math:`A` an interval between
+        two consecutive integers.
     """
 
     p: Family
@@ -59,10 +67,11 @@ class Mismatch:
     low: Any
     high: Any
     variable: Any
+    kind: str = "same"
 
-    def _indicator(self, fam: Family) -> Any:
+    def _indicator(self, fam: Family, x: Any = None) -> Any:
         lo, hi = fam.support()
-        x = self.variable
+        x = self.variable if x is None else x
         conds = []
         if lo != -sp.oo:
             conds.append(x >= lo if fam.discrete else x > lo)
@@ -74,10 +83,10 @@ class Mismatch:
         lim = (self.variable, self.low, self.high)
         return sp.Sum(expr, lim) if self.p.discrete else sp.Integral(expr, lim)
 
-    def _extended(self, fam: Family) -> Any:
+    def _extended(self, fam: Family, x: Any = None) -> Any:
         """The density on the whole line: ``fam``'s density on its support, 0 off it."""
-        x = self.variable
-        return sp.Piecewise((fam.pdf(x), self._indicator(fam)), (0, True))
+        x = self.variable if x is None else x
+        return sp.Piecewise((fam.pdf(x), self._indicator(fam, x)), (0, True))
 
     def p_mass(self) -> Any:
         """:math:`P(A)`: p's density, extended by 0 off its support, over :math:`A`."""
@@ -91,6 +100,11 @@ class Mismatch:
         :math:`-\infty`): where the support's condition is then false for every
         :math:`u > 0`, SymPy drops q's density at once instead of integrating it.
         """
+        if self.kind == "point":  # a point has no mass under a density
+            y = sp.Symbol("x", real=True)
+            return sp.Integral(self._extended(self.q, y), (y, self.low, self.low))
+        if self.kind == "gap":
+            return self._gap_mass()
         x = self.variable
         if self.p.discrete:
             u = sp.Symbol("u", integer=True, nonnegative=True)
@@ -105,6 +119,26 @@ class Mismatch:
             at, lim = self.low + u, (u, 0, self.high - self.low)
         shifted = density.subs(x, at)
         return sp.Sum(shifted, lim) if self.p.discrete else sp.Integral(shifted, lim)
+
+    def _gap_mass(self) -> Any:
+        """Q(A) for a mass function q and :math:`A = (c, c + 1)`, c an integer.
+
+        The sum over q's support, term by term up to :math:`c + 1` and as a sum over
+        :math:`k = c + 2 + u` beyond: each term carries the indicator of :math:`A`,
+        false at every integer (SymPy decides it at each written point).
+        """
+        k = sp.Symbol("k", integer=True)
+        u = sp.Symbol("u", integer=True, nonnegative=True)
+        lo_q, hi_q = self.q.support()
+        c = self.low
+
+        def term(at: Any) -> Any:
+            inside = sp.And(at > self.low, at < self.high)
+            return sp.Piecewise((self._extended(self.q, k), inside), (0, True)).subs(k, at)
+
+        head = [term(sp.Integer(j)) for j in range(int(lo_q), int(c) + 2)]
+        tail = sp.Sum(term(c + 2 + u), (u, 0, hi_q - (c + 2)))
+        return sp.Add(*head, tail, evaluate=False)
 
 
 @cache
@@ -146,7 +180,18 @@ def mismatch_set(p_name: str, q_name: str) -> Mismatch | None:
     if p_name == q_name or p_name not in fams or q_name not in fams:
         return None
     p, q = fams[p_name].symbolic(1), fams[q_name].symbolic(2)
-    if p.discrete != q.discrete:
+    if p.discrete and not q.discrete:  # a mass function against a density
+        lo = p.support()[0]
+        return Mismatch(p, q, lo, lo, sp.Symbol("k", integer=True), "point")
+    if q.discrete and not p.discrete:  # a density against a mass function on the integers
+        lp, hp = p.support()
+        lq = q.support()[0]
+        if not (lq.is_integer and lq.is_nonnegative):
+            return None
+        for c in (-1, 0):  # (-1, 0) or (0, 1), inside p's support
+            if _le(lp, sp.Integer(c)) and _le(sp.Integer(c + 1), hp):
+                x = sp.Symbol("x", real=True)
+                return Mismatch(p, q, sp.Integer(c), sp.Integer(c + 1), x, "gap")
         return None
     x = sp.Symbol("k", integer=True) if p.discrete else sp.Symbol("x", real=True)
     lp, hp = p.support()
@@ -170,7 +215,9 @@ def mismatch_derivation(name: str, m: Mismatch) -> Derivation:
     v = m.p.variable
     kl = KL(m.p.label("p", v), m.q.label("q", v), m.p.limits(v))
     where = (
-        f"$\\{{{sp.latex(m.variable)} \\in \\mathbb{{Z}}: "
+        f"the point ${sp.latex(m.low)}$"
+        if m.kind == "point"
+        else f"$\\{{{sp.latex(m.variable)} \\in \\mathbb{{Z}}: "
         f"{sp.latex(m.low)} \\le {sp.latex(m.variable)} \\le {sp.latex(m.high)}\\}}$"
         if m.p.discrete
         else f"$({sp.latex(m.low)}, {sp.latex(m.high)})$"

@@ -558,11 +558,14 @@ def mu_nu_fast(x: F64, want_nu: bool = True) -> tuple[F64, F64 | None]:
             p *= w
             if acc is not None:
                 acc += 1.0 / w
+        del w
         y8 = y * y
         y8 *= y8
         y8 *= y8
         lyx = np.log(y / x)  # exactly 0 when unshifted
-        sh = np.log(y8 / p)
+        y8 /= p
+        del p, z
+        sh = np.log(y8)
         sh -= _SHIFT
         sh *= s
         mu += sh

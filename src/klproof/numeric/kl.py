@@ -347,6 +347,11 @@ def _run(
             prepared.append(np.ascontiguousarray(np.broadcast_to(a, target)).reshape((n, *ev)))
     width = max([int(np.prod(a.shape[1:])) for a in prepared if a.ndim > 1] + [1])
     rows = max(1, BLOCK_SIZE // width)
+    temps = int(getattr(kernel, "temporaries", 0))
+    if temps:
+        # a kernel with many temporaries per row: blocks small enough that they stay
+        # below half the output array (peak extra memory <= 1.5x the output)
+        rows = min(rows, max(256, n // (2 * temps)))
     n_buffers = int(getattr(kernel, "n_buffers", 0))
     buffers: list[F64] = []
     if n_buffers:
@@ -363,6 +368,16 @@ def _run(
             else:
                 flat[start:stop] = kernel(*blk)
     return out
+
+
+def _temporaries(n: int) -> Callable[[_K], _K]:
+    """Mark a kernel as holding up to ``n`` float64 temporaries per row of its block."""
+
+    def mark(fn: _K) -> _K:
+        fn.temporaries = n  # type: ignore[attr-defined]  # count recorded on the kernel
+        return fn
+
+    return mark
 
 
 def _buffers(n: int) -> Callable[[_K], _K]:
@@ -761,6 +776,7 @@ def _k_gamma_careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
     return out
 
 
+@_temporaries(100)  # ~20 arrays of (K + 1) values per row for K = 4
 def _k_dirichlet(a: F64, b: F64) -> F64:
     """Rows of concentrations ``a`` (p) and ``b`` (q), shape ``(n, K)``."""
     a, b = np.broadcast_arrays(np.atleast_2d(a), np.atleast_2d(b))
@@ -866,14 +882,16 @@ def _k_dirichlet_fast(x: F64, y: F64) -> F64:
     phi = r - 1.0 - np.log(r)
     r0 = y0 / x0
     half = 0.5 * ((phi @ ones) - (r0 - 1.0 - np.log(r0)))
+    del t, kt, r, phi  # block-sized temporaries: keep the peak memory down
     # remainder terms: sum_i B(y_i || x_i) - B(y0 || x0), B the Bregman divergence of mu
     xs = np.concatenate([x.reshape(-1), x0])
     ys = np.concatenate([y.reshape(-1), y0])
-    mux, nux = S.mu_nu_fast(xs)
-    muy, _ = S.mu_nu_fast(ys, want_nu=False)
+    breg, nux = S.mu_nu_fast(xs)
     assert nux is not None
-    breg = muy - mux
-    breg += (ys - xs) * nux
+    nux *= ys - xs
+    breg -= nux
+    del nux
+    breg = S.mu_nu_fast(ys, want_nu=False)[0] - breg
     m = n * k
     out = lead + half + (breg[:m].reshape(n, k) @ ones) - breg[m:]
     # a small KL: a B of close arguments formed as a difference may carry a few 1e-15
@@ -1362,6 +1380,7 @@ def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> FArr:
 
 @register_kl(Beta, Beta, source=_PENNY + " (Beta = Dirichlet with K = 2)")
 def _kl_beta_beta(p: Beta, q: Beta) -> FArr:
+    @_temporaries(64)  # ~20 arrays of 3 values per row
     def k(a1: F64, a0: F64, b1: F64, b0: F64) -> F64:
         arrs = np.broadcast_arrays(*(np.atleast_1d(x) for x in (a1, a0, b1, b0)))
         return _k_dirichlet(np.stack(arrs[:2], -1), np.stack(arrs[2:], -1))
@@ -1584,6 +1603,7 @@ def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> FArr:
 
 @register_kl(Beta, Uniform, source=_PENNY + " (Uniform(0, 1) = Beta(1, 1))")
 def _kl_beta_uniform(p: Beta, q: Uniform) -> FArr:
+    @_temporaries(64)  # ~20 arrays of 3 values per row
     def k(a: F64, b: F64, lo: F64, hi: F64) -> F64:
         ab = np.stack(np.broadcast_arrays(np.atleast_1d(a), np.atleast_1d(b)), -1)
         base = _k_dirichlet(ab, np.ones_like(ab))

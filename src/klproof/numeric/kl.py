@@ -791,10 +791,20 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
         # moderate concentrations: the rearranged closed form with SciPy-free Stirling
         # remainders (see _k_dirichlet_fast)
         fast = far & (lo >= _DIR_FAST_LO) & (hi <= _DIR_FAST_HI)
-        if np.any(fast):
+        if fast.all() or (
+            fast.mean() > 0.9 and (lo >= _DIR_FAST_LO).all() and (hi <= _DIR_FAST_HI).all()
+        ):
+            # (nearly) every row: evaluate the whole block without gathers; the few near
+            # rows are overwritten below
+            idx = np.flatnonzero(fast)
+            full = _k_dirichlet_fast(a, b)
+            out[:] = full
+            val = full[idx]
+        elif np.any(fast):
             idx = np.flatnonzero(fast)
             val = _k_dirichlet_fast(a[idx], b[idx])
             out[idx] = val
+        if np.any(fast):
             # concentrations all below 1 and a small KL: the remainders' differences
             # (a few 1e-15 absolute at such concentrations) are re-done by the shifted
             # form below, which splits off their large parts exactly

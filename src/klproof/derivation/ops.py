@@ -243,6 +243,21 @@ class KLPrinter(LatexPrinter):
             return f"{out}^{{{exp}}}" if exp is not None else out
         return str(super()._print_Function(expr, exp))
 
+    def _print_Symbol(self, expr: Any, style: str = "plain") -> str:
+        r"""A name already written in LaTeX (``A(\eta_p)``) is printed as written.
+
+        SymPy would read ``_`` in it as a subscript and print ``A(\eta_{p)}``.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> latex(sp.Symbol(r"A(\eta_p)")), latex(sp.Symbol("sigma_1"))
+        ('A(\\eta_p)', '\\sigma_{1}')
+        """
+        if "\\" in expr.name or "(" in expr.name:
+            return str(expr.name)
+        return str(super()._print_Symbol(expr, style))
+
     def _print_polygamma(self, expr: Any, exp: Any = None) -> str:
         r"""Digamma as :math:`\psi(x)`, higher orders as :math:`\psi^{(n)}(x)`.
 

@@ -12,7 +12,7 @@ from typing import Any
 import sympy as sp
 
 from klproof.derivation import Derivation, Step
-from klproof.derivation.ops import latex
+from klproof.derivation.ops import Expectation, latex
 
 __all__ = [
     "MAX_ROW_WIDTH",
@@ -51,8 +51,10 @@ def visual_width(tex: str) -> int:
     6
     >>> visual_width(r"\int\limits_{0}^{1} f\left(x\right)\, dx")
     10
+    >>> visual_width(r"\delta_{ab} t")  # the subscript is not part of the command
+    4
     """
-    stripped = _INVISIBLE.sub("", tex)
+    stripped = _INVISIBLE.sub(" ", tex)  # a space keeps \delta and ab of \delta_{ab} apart
     stripped = _COMMAND.sub("x", stripped)
     return len(stripped.replace(" ", ""))
 
@@ -83,8 +85,10 @@ def step_label(name: str, label: str) -> str:
     return f"{name}/{label}"
 
 
-def _pack(terms: list[tuple[str, str, Any]], width: int) -> list[str]:
+def _pack(terms: list[tuple[str, str, Any]], width: int, first: int | None = None) -> list[str]:
     """Greedily pack ``(sign, latex, term)`` terms into lines of at most ``width`` glyphs.
+
+    The first line gets ``first`` glyphs instead (room left after a prefix).
 
     A term wider than a line on its own is broken too where :func:`split_sum` can
     open it (a product with a sum factor, an integral of a sum): its pieces become
@@ -93,7 +97,8 @@ def _pack(terms: list[tuple[str, str, Any]], width: int) -> list[str]:
     pieces: list[str] = []
     current = ""
     for sign, text, term in terms:
-        if visual_width(sign + text) > width:
+        room = width if pieces or first is None else first
+        if visual_width(sign + text) > max(room, width):
             inner = split_sum(term, width - 2)
             if len(inner) > 1:
                 if current:
@@ -102,7 +107,7 @@ def _pack(terms: list[tuple[str, str, Any]], width: int) -> list[str]:
                 pieces.extend(inner[1:-1])
                 current = inner[-1] + " "
                 continue
-        if current and visual_width(current + sign + text) > width:
+        if current and visual_width(current + sign + text) > room:
             pieces.append(current.rstrip())
             current = sign + text + " "
         else:
@@ -134,6 +139,10 @@ def _around(expr: Any) -> tuple[str, str] | None:
     """LaTeX before and after the argument of an integral, sum or derivative."""
     if isinstance(expr, (sp.Integral, sp.Sum)):
         text, marker = latex(expr.func(_HOLE, *expr.limits)), latex(_HOLE)
+    elif isinstance(expr, Expectation):
+        # \left[ … \right] cannot span rows of an aligned block; \Bigl[ … \Bigr] can
+        text, marker = latex(Expectation(_HOLE, *expr.args[1:])), latex(_HOLE)
+        text = text.replace(r"\left[", r"\Bigl[").replace(r"\right]", r"\Bigr]")
     elif isinstance(expr, sp.Derivative):
         hole = sp.Function("KLPROOFHOLE")(*sorted(expr.expr.free_symbols, key=str))
         text, marker = latex(sp.Derivative(hole, *expr.variable_count)), latex(hole)
@@ -149,7 +158,7 @@ def _wrapper(expr: Any) -> tuple[str, Any, str] | None:
     r"""Open ``expr`` around one sum inside it: ``(prefix, sum, suffix)``, or None.
 
     Handles integrals, sums and derivatives of such expressions, derivatives
-    evaluated at a point, and products with a numeric coefficient or one sum factor.
+    evaluated at a point, and products with a numeric coefficient or sum factors (the widest is opened).
     The prefix ends with ``\Bigl(`` and the suffix starts with ``\Bigr)`` around the sum.
     """
     if isinstance(expr, sp.Add):
@@ -163,10 +172,11 @@ def _wrapper(expr: Any) -> tuple[str, Any, str] | None:
             inner = _wrapper(others[0])
             return None if inner is None else (lead + inner[0], inner[1], inner[2])
         adds = [f for f in others if isinstance(f, sp.Add)]
-        if len(adds) != 1:
+        if not adds:
             return None
-        rest = sp.Mul(*[f for f in others if f is not adds[0]])
-        return lead + r"\Bigl(", adds[0], r"\Bigr) " + latex(rest)
+        widest = max(adds, key=lambda f: visual_width(latex(f)))  # open the widest sum
+        rest = sp.Mul(*[f for f in others if f is not widest])
+        return lead + r"\Bigl(", widest, r"\Bigr) " + latex(rest)
     if isinstance(expr, sp.Subs):
         inner = _wrapper(expr.expr)
         if inner is None:
@@ -181,6 +191,8 @@ def _wrapper(expr: Any) -> tuple[str, Any, str] | None:
     inner = _wrapper(expr.args[0])
     if inner is None:
         return None
+    if around[0].endswith(r"\Bigl[") and isinstance(expr.args[0], sp.Add):
+        return around[0], inner[1], around[1]  # the brackets enclose the sum already
     return around[0] + inner[0], inner[1], inner[2] + around[1]
 
 
@@ -218,8 +230,8 @@ def split_sum(expr: Any, width: int = MAX_ROW_WIDTH) -> list[str]:
     >>> split_sum(a * b)
     ['a b']
     >>> print(*split_sum(sp.Integral(a * x + b * x**2 + c * x**3, (x, 0, 1)), width=10), sep="\n")
-    \int\limits_{0}^{1} \Bigl(a x + b x^{2}
-    + c x^{3}\Bigr)\, dx
+    \int\limits_{0}^{1} \Bigl(a x
+    + b x^{2} + c x^{3}\Bigr)\, dx
     """
     expr = sp.sympify(expr)
     whole = latex(expr)
@@ -232,21 +244,23 @@ def split_sum(expr: Any, width: int = MAX_ROW_WIDTH) -> list[str]:
     if isinstance(expr, sp.Mul) and expr.could_extract_minus_sign():
         sign, body = "- ", -expr
     wrapped = _wrapper(body)
-    if wrapped is None:
-        pulled = _pull_coefficient(body)
-        if pulled is None:
-            return [whole]
-        coefficient, rest = pulled
-        pieces = split_sum(rest, width - 2)
-        if visual_width(f"{coefficient} {pieces[0]}") <= width:
-            pieces[0] = f"{sign}{coefficient} {pieces[0]}"
-            return pieces
-        return [f"{sign}{coefficient}", rf"\times {pieces[0]}", *pieces[1:]]
-    prefix, add, suffix = wrapped
-    pieces = _pack(_terms(add), width - visual_width(prefix) // 2)
-    pieces[0] = f"{sign}{prefix}{pieces[0]}"
-    pieces[-1] = f"{pieces[-1]}{suffix}"
-    return pieces
+    opened: list[str] = []
+    if wrapped is not None:
+        prefix, add, suffix = wrapped
+        opened = _pack(_terms(add), width, first=max(width - visual_width(prefix), width // 2))
+        opened[0] = f"{sign}{prefix}{opened[0]}"
+        opened[-1] = f"{opened[-1]}{suffix}"
+        if len(opened) > 1 or visual_width(opened[0]) <= width:
+            return opened
+    pulled = _pull_coefficient(body)
+    if pulled is None:
+        return opened or [whole]
+    coefficient, rest = pulled
+    pieces = split_sum(rest, width - 2)
+    if visual_width(f"{coefficient} {pieces[0]}") <= width:
+        pieces[0] = f"{sign}{coefficient} {pieces[0]}"
+        return pieces
+    return [f"{sign}{coefficient}", rf"\times {pieces[0]}", *pieces[1:]]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from klproof.numeric import (
     Binomial,
     Categorical,
     Cauchy,
+    DiagonalNormal,
     Dirichlet,
     Distribution,
     Exponential,
@@ -47,7 +48,6 @@ __version__ = "0.1.0"
 _LAZY_MODELS = frozenset(
     {
         "BetaBernoulli",
-        "DiagonalNormal",
         "ELBOEstimate",
         "GaussianMixture",
         "LinearGaussian",

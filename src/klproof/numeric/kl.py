@@ -38,6 +38,7 @@ from klproof.numeric.distributions import (
     Binomial,
     Categorical,
     Cauchy,
+    DiagonalNormal,
     Dirichlet,
     Distribution,
     Exponential,
@@ -1480,6 +1481,30 @@ def _kl_mvn_mvn(p: MultivariateNormal, q: MultivariateNormal) -> FArr:
         (q.covariance_matrix, 2),
     ]
     return _run(kern, args, shape, dt)
+
+
+@_buffers(4)
+def _k_diagonal_normal_ws(m1: F64, s1: F64, m2: F64, s2: F64, *, bufs: list[F64]) -> F64:
+    """Row sums of the Normal kernel over a ``(rows, k)`` block: a sum of terms >= 0."""
+    rows = m1.shape[0]
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (m1, s1, m2, s2)]
+    terms = _k_normal_ws(*flat, bufs=[b.reshape(-1) for b in bufs])
+    return _rsum(terms.reshape(rows, -1))
+
+
+@register_kl(
+    DiagonalNormal,
+    DiagonalNormal,
+    source=_PENNY + " (the KL of a product of independent coordinates is the sum of their KLs)",
+)
+def _kl_diagonalnormal_diagonalnormal(p: DiagonalNormal, q: DiagonalNormal) -> FArr:
+    if p.event_shape != q.event_shape:
+        raise ValueError(
+            f"DiagonalNormal event shapes differ: p has {p.event_shape}, q has {q.event_shape}"
+        )
+    shape, dt = _shape_dtype(p, q)
+    args = [(p.loc, 1), (p.scale, 1), (q.loc, 1), (q.scale, 1)]
+    return _run(_k_diagonal_normal_ws, args, shape, dt)
 
 
 # -- cross-family pairs ------------------------------------------------------------------

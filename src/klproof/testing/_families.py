@@ -262,6 +262,16 @@ def _mvn(src: Source, n: int, region: str, lim: Limits, k: int, form: str | None
     return {"loc": 3.0 * src.normal(n * k).reshape(n, k), "scale_tril": tril}
 
 
+def _diagonal_normal(
+    src: Source, n: int, region: str, lim: Limits, k: int, form: str | None = None
+) -> Params:
+    # as the scalar Normal, coordinate by coordinate (each picks its region under "any")
+    scale = _scale(src, n * k, region, lim)
+    generic_loc = 3.0 * src.normal(n * k)
+    loc = _pick(src, n * k, region, generic_loc, scale * generic_loc)
+    return {"loc": loc.reshape(n, k), "scale": scale.reshape(n, k)}
+
+
 def _pareto(
     src: Source, n: int, region: str, lim: Limits, k: int, form: str | None = None
 ) -> Params:
@@ -308,10 +318,11 @@ FAMILIES: dict[str, Gen] = {
     "binomial": _binomial,
     "categorical": _categorical,
     "multivariatenormal": _mvn,
+    "diagonalnormal": _diagonal_normal,
 }
 
 #: Families whose parameters carry an event axis of length ``K``.
-VECTOR_FAMILIES = frozenset({"dirichlet", "categorical", "multivariatenormal"})
+VECTOR_FAMILIES = frozenset({"dirichlet", "categorical", "multivariatenormal", "diagonalnormal"})
 
 #: Parameters that must be equal in p and q (the pair's kernel requires it).
 SHARED = {"weibull": ("concentration",), "binomial": ("total_count",)}
@@ -401,6 +412,7 @@ MATCH[("bernoulli", "poisson")] = lambda p: {"rate": _bern_probs(p)}
 def _positive_names(family: str) -> tuple[str, ...]:
     return {
         "normal": ("scale",),
+        "diagonalnormal": ("scale",),
         "lognormal": ("scale",),
         "laplace": ("scale",),
         "gumbel": ("scale",),

@@ -17,9 +17,10 @@ Two derivations:
 * ``kl/diagonalnormal/diagonalnormal/d2`` — :math:`D = 2` from the defining double
   integral evaluated by SymPy, compared with the general formula at :math:`D = 2`.
 
-These are registered derivations, not a catalogue pair: klproof's numeric layer has no
-diagonal-normal kernel (PyTorch's ``Independent(Normal)``), and the registry's meta-test
-requires a kernel for every catalogue pair.
+The pair is in the catalogue (:func:`klproof.symbolic.kl.pairs`) with the two general-D
+routes ``product`` and ``cross-entropy``; its numeric kernel is
+:class:`klproof.DiagonalNormal` (PyTorch's ``Independent(Normal(loc, scale), 1)``, TFP's
+``MultivariateNormalDiag``), with the same parameter names ``loc`` and ``scale``.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from klproof.symbolic.families import DiagonalNormal, Normal
 from klproof.symbolic.kl import _routes as routes
 from klproof.symbolic.kl._checks import Instance, Memo
 from klproof.symbolic.kl._matrix import KLSplit, MatrixAlgebra, integrand_parts
-from klproof.symbolic.kl.catalogue import PENNY, _normal_moments
+from klproof.symbolic.kl.catalogue import PENNY, PairSpec, _normal_moments, _spec
 from klproof.symbolic.kl.multivariate import whitened_steps
 from klproof.symbolic.registry import get, register
 
@@ -187,26 +188,33 @@ class Marginalise(Check):
 
 @dataclass(frozen=True)
 class SameResult(Check):
-    """The claim is the verified result of the derivation ``name`` (identical sides).
+    """The claim is the verified result of a derivation (identical sides).
 
     For results stated over a vector variable (an ``IndexedBase``), which
-    :class:`~klproof.derivation.Cite` cannot rewrite to an integral.
+    :class:`~klproof.derivation.Cite` cannot rewrite to an integral. ``derivation`` is a
+    registered name or a zero-argument callable returning the derivation (what the pair
+    registry passes for a route).
     """
 
-    name: str
+    derivation: Any
     label = "by derivation"
 
+    def resolve(self) -> Derivation:
+        """The cited derivation object."""
+        d = self.derivation
+        return get(d) if isinstance(d, str) else d()
+
     def run(self, claim: Claim, ctx: Context) -> Outcome:
-        cited = get(self.name)
+        cited = self.resolve()
         report = cited.verify()
         if report.status != "ok":
-            return Outcome("failed", f"cited derivation {self.name!r} is {report.status}")
+            return Outcome("failed", f"cited derivation {cited.name!r} is {report.status}")
         if (claim.lhs, claim.rhs) != (cited.lhs, cited.rhs):
-            return Outcome("failed", f"the claim is not the result of {self.name!r}")
-        return Outcome("ok", f"by {self.name}")
+            return Outcome("failed", f"the claim is not the result of {cited.name!r}")
+        return Outcome("ok", f"by {cited.name}")
 
     def describe(self) -> str:
-        return f"by derivation {self.name}"
+        return f"by derivation {self.resolve().name}"
 
 
 def _setup() -> dict[str, Any]:
@@ -433,40 +441,39 @@ def _general() -> Derivation:
     )
 
 
-@register(f"{ID}/product")
-def _diagonal_product() -> Derivation:
+def _product_route(name: str, spec: PairSpec, **_: Any) -> Derivation:
+    """The pair registry's ``product`` route (its own title and references)."""
     return _general()
 
 
-@register(f"{ID}/cross-entropy")
-def _diagonal_cross_entropy() -> Derivation:
+def _cross_entropy_builder(name: str, spec: PairSpec, **_: Any) -> Derivation:
+    """The pair registry's ``cross-entropy`` route."""
     return _cross_entropy_route()
 
 
-@register(ID)
-def _diagonal() -> Derivation:
-    routes = (f"{ID}/product", f"{ID}/cross-entropy")
-    first = get(routes[0])
-    return Derivation(
-        name=ID,
-        title="KL(Diagonal normal ‖ Diagonal normal), for any dimension D",
-        steps=tuple(
-            Step(
-                lhs=first.lhs,
-                rhs=first.rhs,
-                reason=f"route {k + 1}: {r.rsplit('/', 1)[-1]}",
-                check=SameResult(r),
-            )
-            for k, r in enumerate(routes)
+@_spec("diagonalnormal", "diagonalnormal")
+def _diagonal_pair() -> PairSpec:
+    v = _setup()
+    p, q = v["p"], v["q"]
+    return PairSpec(
+        p,
+        q,
+        diagonal_closed_form(p, q),
+        {},
+        ("product", "cross-entropy"),
+        (PENNY + ", eq. (2)", KINGMA_WELLING),
+        notes=(
+            "Derived for a symbolic dimension D (IndexedBase parameters, an indexed sum); "
+            f"{ID}/d2 checks the formula at D = 2 against the defining double integral. "
+            "Finite for all parameters (normals on R^D are mutually absolutely continuous)."
         ),
-        symbols=first.symbols,
-        summary=(
-            "The closed form of KL(p ‖ q) for two products of D independent normals, "
-            "established by two independent routes (and checked at D = 2 against the "
-            f"whitened double integral, {ID}/d2). Not a catalogue pair: the numeric layer "
-            "has no diagonal-normal kernel."
-        ),
-        references=first.references,
+        extra={
+            "builders": {"product": _product_route, "cross-entropy": _cross_entropy_builder},
+            "pair_lhs": KL(v["pl"], v["ql"], v["lim"]),
+            "cite": SameResult,
+            "symbols": v["symbols"],
+            "title": "KL(Diagonal normal ‖ Diagonal normal), for any dimension D",
+        },
     )
 
 

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from klproof.numeric import _special as S
+from klproof.numeric._mismatch import INFINITE_PAIRS
 from klproof.numeric.distributions import (
     Bernoulli,
     Beta,
@@ -218,8 +219,9 @@ def kl_divergence(p: Distribution, q: Distribution) -> FArr:
     TypeError
         If an argument is not a ``Distribution``.
     NotImplementedError
-        If no kernel is registered for the pair; the message lists the pairs
-        registered for ``p``'s family.
+        If no kernel is registered for the pair and its KL is not +inf for all
+        parameters (a support mismatch derived in the symbolic catalogue); the message
+        lists the pairs registered for ``p``'s family.
     ValueError
         If the batch shapes do not broadcast, or a family-specific condition fails
         (Binomial ``total_count`` or Weibull ``concentration`` must be equal).
@@ -242,6 +244,12 @@ def kl_divergence(p: Distribution, q: Distribution) -> FArr:
     >>> from klproof.numeric import Exponential, Gamma
     >>> round(float(kl_divergence(Exponential(1.0), Gamma(2.0, 1.0))), 6)
     0.577216
+
+    A Normal puts mass on the negative reals, where an Exponential has none:
+
+    >>> from klproof.numeric import Normal
+    >>> kl_divergence(Normal([0.0, 1.0], 1.0), Exponential(1.0))
+    array([inf, inf])
     """
     if not isinstance(p, Distribution) or not isinstance(q, Distribution):
         raise TypeError(
@@ -249,6 +257,11 @@ def kl_divergence(p: Distribution, q: Distribution) -> FArr:
             f"{type(p).__name__} and {type(q).__name__}"
         )
     entry = _lookup(type(p), type(q))
+    if entry is None and (type(p).__name__.lower(), type(q).__name__.lower()) in INFINITE_PAIRS:
+        # derived from the supports (kl/<p>/<q> in the symbolic catalogue): +inf for all
+        # parameters, not an error
+        shape = _broadcast_batch(p, q)
+        return np.full(shape, np.inf, dtype=np.result_type(p.dtype, q.dtype))
     if entry is None:
         mine = [e for e in registered_pairs() if isinstance(p, e.p)]
         listing = ", ".join(f"{a} -> {b}" for a, b in (e.pair for e in mine)) or "none"
@@ -256,14 +269,18 @@ def kl_divergence(p: Distribution, q: Distribution) -> FArr:
             f"no KL divergence registered for {type(p).__name__} -> {type(q).__name__}; "
             f"registered pairs for {type(p).__name__}: {listing}"
         )
+    _broadcast_batch(p, q)
+    return entry.function(p, q)
+
+
+def _broadcast_batch(p: Distribution, q: Distribution) -> tuple[int, ...]:
     try:
-        np.broadcast_shapes(p.batch_shape, q.batch_shape)
+        return np.broadcast_shapes(p.batch_shape, q.batch_shape)
     except ValueError:
         raise ValueError(
             f"batch shape of p {p.batch_shape} and batch shape of q {q.batch_shape} "
             "cannot be broadcast together"
         ) from None
-    return entry.function(p, q)
 
 
 def entropy(p: Distribution) -> FArr:

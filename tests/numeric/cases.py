@@ -270,6 +270,32 @@ def _mvn_gen(rng: np.random.Generator, k: int = 3) -> Params:
     return {"loc": [float(x) for x in rng.normal(size=k)], "scale_tril": lt.tolist()}
 
 
+def _diag_gen(rng: np.random.Generator, k: int = 4) -> Params:
+    return {"loc": [_real(rng) for _ in range(k)], "scale": [_pos(rng) for _ in range(k)]}
+
+
+def _diag_scale(rng: np.random.Generator, n: int) -> list[Case]:
+    """Coordinates at 1e-300 and 1e300 (mixed within a vector), near and far."""
+    out: list[Case] = []
+    for _ in range(n):
+        base = [1e300 if rng.random() < 0.5 else 1e-300 for _ in range(4)]
+        p = {
+            "loc": [b * _real(rng) for b in base],
+            "scale": [b * _pos(rng, 0.5, 2) for b in base],
+        }
+        q = {
+            "loc": [b * _real(rng) for b in base],
+            "scale": [b * _pos(rng, 0.5, 2) for b in base],
+        }
+        out.append((p, q))
+        out.append((p, {k: _vec_perturb(v, 1e-9, rng) for k, v in p.items()}))
+    # tiny against huge: a KL of ~1e3 per coordinate, or overflow to +inf (exactly)
+    tiny = {"loc": [0.0, 0.0], "scale": [1e-300, 1e-300]}
+    huge = {"loc": [0.0, 0.0], "scale": [1e-280, 1e300]}
+    out += [(tiny, huge), (huge, tiny)]
+    return out
+
+
 def _uniform_scale(rng: np.random.Generator, n: int) -> list[Case]:
     out: list[Case] = []
     for base in (1e-300, 1e300):
@@ -505,6 +531,15 @@ SPECS: dict[str, Spec] = {
         _mvn_gen,
         _same,
         perturb={"loc": "vec", "scale_tril": "tril"},
+    ),
+    "kl/diagonalnormal/diagonalnormal": Spec(
+        kn.DiagonalNormal,
+        kn.DiagonalNormal,
+        _diag_gen,
+        _same,
+        perturb={"loc": "vec", "scale": "vec"},
+        regions=("generic", *NEAR, "scale"),
+        special={"scale": _diag_scale},
     ),
     "kl/laplace/normal": Spec(
         kn.Laplace,

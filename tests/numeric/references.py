@@ -217,6 +217,14 @@ def multivariatenormal(p: Params, q: Params) -> mp.mpf:
     return (tr - k - mp.log(mp.det(s1) / mp.det(s2)) + quad) / 2
 
 
+def diagonalnormal(p: Params, q: Params) -> mp.mpf:
+    """The textbook sum over the coordinates of the Normal-Normal KL."""
+    return mp.fsum(
+        normal({"loc": a, "scale": b}, {"loc": c, "scale": d})
+        for a, b, c, d in zip(p["loc"], p["scale"], q["loc"], q["scale"], strict=True)
+    )
+
+
 def _normal_cross(mean: mp.mpf, var: mp.mpf, m: mp.mpf, s: mp.mpf) -> mp.mpf:
     """-E_p[log N(x; m, s)] from the first two moments of p."""
     return mp.log(2 * mp.pi * s**2) / 2 + (var + (mean - m) ** 2) / (2 * s**2)
@@ -326,6 +334,7 @@ REFERENCES: dict[str, Callable[[Params, Params], mp.mpf]] = {
     "kl/geometric/geometric": geometric,
     "kl/categorical/categorical": categorical,
     "kl/multivariatenormal/multivariatenormal": multivariatenormal,
+    "kl/diagonalnormal/diagonalnormal": diagonalnormal,
     "kl/laplace/normal": laplace_normal,
     "kl/exponential/normal": exponential_normal,
     "kl/uniform/normal": uniform_normal,

@@ -109,6 +109,7 @@ def rm1mlog(num: F64, den: F64) -> tuple[F64, F64]:
     den = np.asarray(den, dtype=np.float64)
     d = np.atleast_1d(np.asarray((num - den) / den, dtype=np.float64))
     out = d - np.log1p(d)
+    out[d == np.inf] = np.inf  # r past float64's range (inf - inf above)
     low = d < -0.5
     if low.any():
         r = np.asarray(num / den, dtype=np.float64)
@@ -417,6 +418,8 @@ def rm1mlog_into(d: F64, num: F64, den: F64, out: F64, tmp: F64) -> F64:
         n_i = np.broadcast_to(num, d.shape)[idx]
         d_i = np.broadcast_to(den, d.shape)[idx]
         out[idx] = n_i / d_i - 1.0 - log_ratio(n_i, d_i)
+    # r past float64's range: d - log1p(d) is inf - inf; r - 1 - log r is +inf
+    np.putmask(out, d == np.inf, np.inf)
     return out
 
 

@@ -1426,7 +1426,8 @@ class DiagonalNormal(Distribution):
         Mean vector :math:`\mu` (finite), shape ``batch_shape + (k,)``.
     scale : array_like
         Standard deviations :math:`\sigma_i > 0`, shape ``batch_shape + (k,)``; the batch
-        axes of ``loc`` and ``scale`` broadcast, and so does a last axis of length 1.
+        axes of ``loc`` and ``scale`` broadcast, and so does a last axis of length 1 (a
+        scalar is one value for every coordinate).
     validate : bool, optional
         Check the parameters (default ``True``).
 
@@ -1449,6 +1450,8 @@ class DiagonalNormal(Distribution):
     scale: FArr
 
     def __init__(self, loc: ArrayLike, scale: ArrayLike, *, validate: bool = True) -> None:
+        # a scalar is one value for every coordinate (shape (1,), broadcast below)
+        loc, scale = (np.reshape(v, (1,)) if np.ndim(v) == 0 else v for v in (loc, scale))
         p = self._init_params(validate, loc=loc, scale=scale)
         try:
             event = np.broadcast_shapes(p["loc"].shape[-1:], p["scale"].shape[-1:])

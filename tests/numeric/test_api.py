@@ -25,7 +25,7 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 def test_registry_metadata() -> None:
     entries = kn.registered_pairs()
-    assert len(entries) == 31
+    assert len(entries) == 32
     for e in entries:
         assert e.derivation_id == f"kl/{e.p.__name__.lower()}/{e.q.__name__.lower()}"
         assert len(e.source) > 10
@@ -133,6 +133,21 @@ def test_mvn_validation() -> None:
         kn.MultivariateNormal(np.zeros(2), scale_tril=[[1.0, 1.0], [0.0, 1.0]])
     with pytest.raises(ValueError, match=re.escape("must be (2, 2)")):
         kn.MultivariateNormal(np.zeros(2), scale_tril=np.eye(3))
+
+
+def test_diagonal_normal_validation() -> None:
+    with pytest.raises(ValueError, match=re.escape("scale must be > 0; got -2.0 at index (1, 1)")):
+        kn.DiagonalNormal(np.zeros((2, 2)), [[1.0, 1.0], [1.0, -2.0]])
+    with pytest.raises(ValueError, match=re.escape("loc must be finite; got nan at index (0,)")):
+        kn.DiagonalNormal([np.nan, 0.0], 1.0)
+    with pytest.raises(
+        ValueError, match=re.escape("loc with shape (2,) and scale with shape (3,)")
+    ):
+        kn.DiagonalNormal(np.zeros(2), np.ones(3))
+    with pytest.raises(ValueError, match=re.escape("event shapes differ: p has (2,), q has (3,)")):
+        kn.kl_divergence(kn.DiagonalNormal(np.zeros(2), 1.0), kn.DiagonalNormal(np.zeros(3), 1.0))
+    d = kn.DiagonalNormal([0.0, 0.0], [1.0, -1.0], validate=False)
+    assert d.scale[1] == -1.0
 
 
 def test_validate_false_skips_checks() -> None:

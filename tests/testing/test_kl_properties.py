@@ -270,7 +270,13 @@ GAP_REPRODUCERS: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
     ],
 }
 #: Inputs of gaps since closed in the kernels: pinned as examples of the accuracy property.
-FIXED_GAPS: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
+FIXED_GAPS: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
+    # sigma_1 / sigma_2 past float64's range: r - 1 - log r was inf - inf = NaN (the KL,
+    # ~5e1199, rounds to +inf)
+    "kl/normal/normal": [({"loc": 0.0, "scale": 1e300}, {"loc": 0.0, "scale": 1e-300})],
+    "kl/diagonalnormal/diagonalnormal": [
+        ({"loc": [0.0, 1.0], "scale": [1.0, 1e300]}, {"loc": [0.0, 1.0], "scale": [1.0, 1e-300]})
+    ],
     # logits beyond 36, near pairs: log(p/q) was formed as delta - log(pc/qc) and kept a
     # rounding of ~1 ulp of delta (a floor of ~1e-33 for a KL of 1e-254)
     "kl/bernoulli/bernoulli": [({"logits": 582.3448062670312}, {"logits": 582.7869572406496})],

@@ -159,6 +159,9 @@ def gen(did: str, n: int, rng: np.random.Generator) -> tuple[Dist, Dist]:
             idx = np.arange(3)
             lt[:, idx, idx] = np.exp(0.5 * rng.normal(size=(m, 3)))
             d["loc"], d["scale_tril"] = rng.normal(size=(m, 3)), lt
+    elif did == "kl/diagonalnormal/diagonalnormal":  # N coordinates: N / 8 vectors of 8
+        for d in (P, Q):
+            d["loc"], d["scale"] = _real(rng, n).reshape(-1, 8), _pos(rng, n).reshape(-1, 8)
     elif fam_q == "normal" or did == "kl/normal/laplace":
         src = {
             "laplace": lambda: loc_scale(P),
@@ -320,6 +323,7 @@ NAIVE: dict[str, Callable[[Any, Any], A]] = {
     "kl/geometric/geometric": lambda p, q: _n_bern(_probs(p), _probs(q)) / _probs(p),
     "kl/categorical/categorical": lambda p, q: (_probs(p) * np.log(_probs(p) / _probs(q))).sum(-1),
     "kl/multivariatenormal/multivariatenormal": _n_mvn,
+    "kl/diagonalnormal/diagonalnormal": lambda p, q: _n_normal(p, q).sum(-1),
     "kl/laplace/normal": lambda p, q: _ncross(
         _f(p.loc), 2 * _f(p.scale) ** 2, 1 + np.log(2 * _f(p.scale)), q
     ),
@@ -409,6 +413,11 @@ def _ctor_names(cls: type) -> list[str]:
 
 def to_torch(d: Any) -> Any:
     """Build the PyTorch twin of a klproof distribution (same parameter names)."""
+    if type(d).__name__ == "DiagonalNormal":  # PyTorch: Independent(Normal(loc, scale), 1)
+        loc, scale = (
+            torch.from_numpy(np.ascontiguousarray(a, np.float64)) for a in (d.loc, d.scale)
+        )
+        return td.Independent(td.Normal(loc, scale, validate_args=False), 1, validate_args=False)
     cls = getattr(td, type(d).__name__)
     kwargs: dict[str, Any] = {}
     for name in _ctor_names(type(d)):

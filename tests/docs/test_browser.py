@@ -42,7 +42,7 @@ async (budgetMs) => {
 
 _INSPECT = r"""
 () => {
-  const out = {raw: [], merror: [], unrendered: [], overflow: [], math: 0};
+  const out = {raw: [], merror: [], unrendered: [], overflow: [], pagewide: [], math: 0};
   const skip = "pre, code, script, style, textarea, kbd, samp, mjx-container, .highlight";
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT, {
     acceptNode(node) {
@@ -79,6 +79,19 @@ _INSPECT = r"""
         (tex || (alt ? alt.textContent : "")).slice(0, 100));
     }
   });
+  // Inline math cannot wrap: a long formula in running text widens the whole page.
+  const page = document.documentElement;
+  if (page.scrollWidth > page.clientWidth + 1) {
+    let widest = null;
+    document.querySelectorAll("mjx-container, table, pre, img").forEach((e) => {
+      const right = e.getBoundingClientRect().right;
+      if (right > page.clientWidth + 1 && (!widest || right > widest.right)) {
+        widest = {right, text: (e.textContent || e.tagName).slice(0, 100)};
+      }
+    });
+    out.pagewide.push(`page ${page.scrollWidth - page.clientWidth}px wider than the window` +
+      (widest ? `: ${widest.text}` : ""));
+  }
   return out;
 }
 """
@@ -98,6 +111,7 @@ class Visit:
     merror: list[str] = field(default_factory=list)
     unrendered: list[str] = field(default_factory=list)
     overflow: list[str] = field(default_factory=list)
+    pagewide: list[str] = field(default_factory=list)
     math: int = 0
 
 
@@ -144,6 +158,7 @@ def visit(context: Any, site: Path, path: Path) -> Visit:
     result.merror = found["merror"]
     result.unrendered = found["unrendered"]
     result.overflow = found["overflow"]
+    result.pagewide = found["pagewide"]
     result.math = found["math"]
     return result
 
@@ -209,6 +224,13 @@ def test_display_math_fits_the_column(visits: list[Visit]) -> None:
     # The API pages show docstring math as written; everything else is laid out here.
     ours = [v for v in visits if not v.page.startswith("reference/api/")]
     assert not any(v.overflow for v in ours), "wide equations:\n" + _report(ours, "overflow")
+
+
+def test_no_page_is_wider_than_the_window(visits: list[Visit]) -> None:
+    # The API pages included: a page that scrolls sideways is broken everywhere.
+    assert not any(v.pagewide for v in visits), "pages wider than the window:\n" + _report(
+        visits, "pagewide"
+    )
 
 
 def test_derivation_pages_are_rendered_and_verified(visits: list[Visit], site: Path) -> None:

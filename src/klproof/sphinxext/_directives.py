@@ -14,6 +14,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
 from klproof.derivation import Cite, Derivation, Report
+from klproof.derivation.ops import latex
 from klproof.sphinxext._render import (
     derivation_rows,
     page_label,
@@ -207,9 +208,20 @@ class DerivationDirective(SphinxDirective):
         if assumptions:
             container += self._rubric("Assumptions")
             items = nodes.bullet_list(classes=["klproof-assumptions"])
-            for line in assumptions:
+            # Domains and conditions are formulas; a hypothesis is a formula and a
+            # sentence, set as text so that it wraps (inside math it cannot).
+            plain = assumptions[: len(assumptions) - len(derivation.hypotheses)]
+            for line in plain:
                 item = nodes.list_item()
                 item += nodes.paragraph("", "", nodes.math(line, line))
+                items += item
+            for hypothesis in derivation.hypotheses:
+                item = nodes.list_item()
+                equation = latex(hypothesis.equation)
+                para = nodes.paragraph("", "", nodes.math(equation, equation))
+                para += nodes.Text(" — ")
+                para.extend(text_with_math(hypothesis.text))
+                item += para
                 items += item
             container += items
 

@@ -249,7 +249,11 @@ def split_sum(expr: Any, width: int = MAX_ROW_WIDTH) -> list[str]:
         prefix, add, suffix = wrapped
         opened = _pack(_terms(add), width, first=max(width - visual_width(prefix), width // 2))
         opened[0] = f"{sign}{prefix}{opened[0]}"
-        opened[-1] = f"{opened[-1]}{suffix}"
+        long_suffix = visual_width(suffix) > 6  # more than ") dx": an integral, say
+        if len(opened) > 1 and long_suffix and visual_width(opened[-1] + suffix) > width:
+            opened.append(suffix.strip())  # a closing \Bigr) with what follows, on its own row
+        else:
+            opened[-1] = f"{opened[-1]}{suffix}"
         if len(opened) > 1 or visual_width(opened[0]) <= width:
             return opened
     pulled = _pull_coefficient(body)

@@ -1521,7 +1521,16 @@ def _kl_diagonalnormal_diagonalnormal(p: DiagonalNormal, q: DiagonalNormal) -> F
         )
     shape, dt = _shape_dtype(p, q)
     args = [(p.loc, 1), (p.scale, 1), (q.loc, 1), (q.scale, 1)]
-    return _run(_k_diagonal_normal_ws, args, shape, dt)
+
+    # 4 scratch rows of k values, masks and the row sums (~5k + 2 values per row): blocks
+    # shrink for small batches so that the scratch stays below half the output (peak
+    # extra memory <= 1.5x the output)
+    @_buffers(4)
+    @_temporaries(5 * p.event_shape[0] + 2)
+    def kernel(m1: F64, s1: F64, m2: F64, s2: F64, *, bufs: list[F64]) -> F64:
+        return _k_diagonal_normal_ws(m1, s1, m2, s2, bufs=bufs)
+
+    return _run(kernel, args, shape, dt)
 
 
 # -- cross-family pairs ------------------------------------------------------------------

@@ -28,6 +28,10 @@ klproof_offline_math : bool
     site and load it from there, so equations render with no network. Default ``True``.
 klproof_warn_unchecked : bool
     Warn (with location) about derivations that have unchecked steps. Default ``False``.
+klproof_verify_jobs : int
+    Processes that verify every registered derivation before the pages are read
+    (when derivation pages are generated); ``0`` (default) uses Sphinx's ``-j``. With
+    one process each derivation is verified as its page is read instead.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ multivariate one at diagonal covariances.
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from itertools import product
 from typing import Any
@@ -262,3 +263,21 @@ def test_diagonal_matches_the_definition(drawn: tuple[int, list[list[Fraction]]]
             w = mpmath.fprod(nodes[i][1] for i in idx)
             total += w * (log_density(x, m1, s1) - log_density(x, m2, s2))
         assert abs(closed - total) <= mpmath.mpf(10) ** -30 * max(1, abs(total))
+
+
+def test_diagonal_pair_metadata_and_values() -> None:
+    pair = get_pair("diagonalnormal", "diagonalnormal")
+    assert set(pair.p_params) == set(pair.q_params) == {"loc", "scale"}
+    assert pair.routes == (f"{DIAG}/product", f"{DIAG}/cross-entropy")
+    assert pair.finite_when == ()
+    # KL(N((0, 1), diag(1, 4)) || N((1, 0), diag(4, 1))) = 3/8 + 3/2 + 0 (logs cancel) = 7/4
+    value = pair.evaluate({"loc": [0, 1], "scale": [1, 2]}, {"loc": [1, 0], "scale": [2, 1]})
+    assert sp.simplify(value - sp.Rational(7, 4)) == 0
+    with mpmath.workdps(40):
+        got = pair.lambdify()([0, 1], [1, 2], [1, 0], [2, 1])
+        assert abs(got - mpmath.mpf(7) / 4) < mpmath.mpf(10) ** -35
+    assert pair.lambdify("math")([0.0], [1.0], [0.0], [2.0]) == pytest.approx(
+        math.log(2) + 1 / 8 - 1 / 2, rel=1e-15
+    )
+    with pytest.raises(ValueError, match="different lengths"):
+        pair.evaluate({"loc": [0, 1], "scale": [1, 2]}, {"loc": [1], "scale": [2]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -88,8 +89,12 @@ class KLPair:
 
         Matrix parameters (``MultivariateNormal``'s ``loc`` and ``covariance_matrix``)
         are given as nested lists or matrices; the dimension is read from them and the
-        traces, inverses and determinants are evaluated.
+        traces, inverses and determinants are evaluated. Vectors of any length
+        (``DiagonalNormal``'s ``loc`` and ``scale``, ``IndexedBase`` symbols) are given as
+        lists: the sum over the coordinates is expanded at that length.
         """
+        if any(isinstance(v, sp.IndexedBase) for v in self.p_params.values()):
+            return self._evaluate_indexed(p, q)
         mapping = {self.p_params[k]: _value_for(self.p_params[k], v) for k, v in p.items()}
         mapping.update({self.q_params[k]: _value_for(self.q_params[k], v) for k, v in q.items()})
         dims = {
@@ -101,14 +106,50 @@ class KLPair:
         out = self.expression.xreplace(mapping)
         return out.xreplace(dims).doit() if dims else out
 
+    def _evaluate_indexed(self, p: Mapping[str, Any], q: Mapping[str, Any]) -> Any:
+        expr = self.expression
+        (_, _, upper), *_ = expr.limits
+        mapping: dict[Any, Any] = {}
+        lengths = set()
+        for params, values in ((self.p_params, p), (self.q_params, q)):
+            for k, v in values.items():
+                entries = [sp.sympify(x) for x in v]
+                lengths.add(len(entries))
+                mapping.update({params[k][i + 1]: x for i, x in enumerate(entries)})
+        if len(lengths) != 1:
+            raise ValueError(f"{self.id}: parameter vectors of different lengths {lengths}")
+        return expr.xreplace({upper: lengths.pop()}).doit().xreplace(mapping)
+
     def lambdify(self, modules: Any = "mpmath") -> Callable[..., Any]:
         """A numeric function ``f(p_values..., q_values...)`` in parameter order.
 
         For matrix parameters (which SymPy's code printers do not handle) the function
         evaluates :meth:`evaluate` exactly and rounds: to an mpmath number at the current
-        precision for ``modules="mpmath"``, to a float otherwise.
+        precision for ``modules="mpmath"``, to a float otherwise. For vectors of any
+        length (``DiagonalNormal``) each argument is a sequence of coordinates, and the
+        summand is evaluated per coordinate and summed (``fsum``).
         """
         args = [*self.p_params.values(), *self.q_params.values()]
+        if any(isinstance(a, sp.IndexedBase) for a in args):  # vectors of any length
+            (index, _, _), *_ = self.expression.limits
+            plain = [sp.Dummy(a.name, real=True) for a in args]
+            term = sp.lambdify(
+                plain,
+                self.expression.function.xreplace(
+                    {a[index]: d for a, d in zip(args, plain, strict=True)}
+                ),
+                modules=modules,
+            )
+
+            def total(*vectors: Any) -> Any:
+                terms = [term(*entries) for entries in zip(*vectors, strict=True)]
+                if modules == "mpmath":
+                    import mpmath  # noqa: PLC0415 - a SymPy dependency
+
+                    return mpmath.fsum(terms)
+                return math.fsum(float(t) for t in terms)
+
+            return total
         if any(isinstance(a, sp.MatrixSymbol) for a in args):
             n = len(self.p_params)
 

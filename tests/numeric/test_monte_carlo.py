@@ -60,6 +60,10 @@ PAIRS = [
         kn.MultivariateNormal([0.0, 0.0], covariance_matrix=[[1.0, 0.2], [0.2, 1.0]]),
         kn.MultivariateNormal([0.2, -0.1], covariance_matrix=[[1.2, 0.1], [0.1, 0.9]]),
     ),
+    (
+        kn.DiagonalNormal([0.0, 1.0, 2.0], [1.0, 2.0, 0.5]),
+        kn.DiagonalNormal([0.3, 1.0, 1.8], [1.2, 1.8, 0.55]),
+    ),
     (kn.Exponential(1.0), kn.Gamma(1.2, 1.1)),
     (kn.Gamma(1.2, 1.0), kn.Exponential(1.1)),
     (kn.Laplace(0.0, 1.0), kn.Normal(0.0, 1.6)),

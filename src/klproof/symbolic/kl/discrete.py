@@ -43,7 +43,7 @@ from klproof.symbolic.kl.catalogue import SPECS, PairSpec, _spec
 from klproof.symbolic.kl.forms import FORMS, substitution_route
 from klproof.symbolic.registry import get, register
 
-__all__ = ["BinomialTheorem", "OnSupport"]
+__all__ = ["BinomialTheorem", "Differentiated", "OnSupport", "Renamed"]
 
 COVER = "T. M. Cover and J. A. Thomas, Elements of Information Theory, 2nd ed., 2006, §2.3"
 BROWN = "L. D. Brown, Fundamentals of Statistical Exponential Families, 1986, Thm. 2.2"
@@ -277,9 +277,8 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
     k = p.variable
     lim = p.limits(k)
     big_k = p.K
-    # in logits the family is normalised by construction; in probs, sum p_i = 1 and
-    # sum q_i = 1 are hypotheses
-    in_logits = p.logits is not None and q.logits is not None
+    if p.logits is None or q.logits is None:
+        raise TypeError("the Bregman route is written in the logits (natural parameters)")
     on_support = OnSupport(k, tuple(sp.Integer(i) for i in range(big_k)))
     eta = tuple(sp.Symbol(f"eta_{i + 1}", real=True) for i in range(big_k))
     stats = p.statistics(k)
@@ -327,7 +326,6 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
             )
         )
         inst.append(sp.Eq(lhs, rhs, evaluate=False))
-    norm_p, norm_q = p.normalisation(), q.normalisation()
     pl, ql = p.label("p", k), q.label("q", k)
     a_p = Labelled(sp.Symbol(r"A(\eta_p)"), sp.log(Categorical.normaliser(eta_p)))
     a_q = Labelled(sp.Symbol(r"A(\eta_q)"), sp.log(Categorical.normaliser(eta_q)))
@@ -362,18 +360,14 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
         Step(
             lhs=pl,
             rhs=unnorm_p / z_p,
-            reason="p in exponential-family form (the softmax of its logits)"
-            if in_logits
-            else r"p in exponential-family form ($Z(\eta_p) = \sum_i p_i = 1$)",
-            check=on_support if in_logits else Rule("normalisation of p", (norm_p,)),
+            reason="p in exponential-family form (the softmax of its logits)",
+            check=on_support,
         ),
         Step(
             lhs=sp.log(pl) - sp.log(ql),
             rhs=log_ratio,
-            reason="the log-ratio in exponential-family form: log-softmax"
-            if in_logits
-            else "the log-ratio in exponential-family form (p and q normalised)",
-            check=on_support if in_logits else Rule("normalisation of p and q", (norm_p, norm_q)),
+            reason="the log-ratio in exponential-family form: log-softmax",
+            check=on_support,
         ),
         Step(
             lhs=_categorical_lhs(p, q),
@@ -404,10 +398,8 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
         ),
         Step(
             rhs=s.closed,
-            reason="collect terms"
-            if in_logits
-            else r"$A(\eta_p) = \log \sum_i p_i = 0$, $A(\eta_q) = 0$; collect terms",
-            check=Algebra() if in_logits else Rule("normalisation of p and q", (norm_p, norm_q)),
+            reason="collect terms",
+            check=Algebra(),
         ),
     ]
     return Derivation(
@@ -415,11 +407,78 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
         title=title,
         steps=tuple(steps),
         symbols=(*symbols_of(p, q), *eta),
-        hypotheses=() if in_logits else (_normalisation(p, "p"), _normalisation(q, "q")),
-        summary=r"The exponential-family route: natural parameters $\eta_i = \log p_i$ "
-        r"(logits), statistics $T_i(k) = \delta_{k, i-1}$, the normaliser summed from the "
+        summary=r"The exponential-family route: the logits are the natural parameters, "
+        r"statistics $T_i(k) = \delta_{k, i-1}$, the normaliser summed from the "
         r"mass function and its gradient (the softmax) by differentiating it; KL is the "
         r"Bregman divergence of $A = \log Z$.",
+        references=references,
+    )
+
+
+def _categorical_bregman_probs(
+    name: str, s: PairSpec, *, title: str, references: tuple[str, ...]
+) -> Any:
+    r"""The Bregman route in probabilities: the logits route at :math:`\ell_i = \log p_i`.
+
+    In probabilities :math:`A(\eta_p) = \log \sum_i p_i` is 0 by normalisation, so the
+    Bregman form is written in the natural parameters (the logits), where it is derived
+    without hypotheses (``kl/categorical-logits/categorical-logits/bregman``), then
+    instantiated at :math:`\ell_i = \log p_i`, :math:`m_i = \log q_i` (checked real);
+    :math:`\operatorname{softmax}(\log p) = p` is where the normalisation is used.
+    """
+    p, q = _categoricals(s)
+    route_name = "kl/categorical-logits/categorical-logits/bregman"
+    cited = get(route_name)
+    logits = _categorical_logits()
+    ell, m = logits.p.natural(), logits.q.natural()
+    subs = (
+        *((a, sp.log(v)) for a, v in zip(ell, p["probs"], strict=True)),
+        *((b, sp.log(v)) for b, v in zip(m, q["probs"], strict=True)),
+    )
+    fact = sp.Eq(cited.lhs, cited.rhs, evaluate=False)
+    at_lhs = cited.lhs.xreplace(dict(subs))
+    at_rhs = cited.rhs.xreplace(dict(subs))
+    norm_p, norm_q = p.normalisation(), q.normalisation()
+    steps = (
+        Step(
+            lhs=cited.lhs,
+            rhs=cited.rhs,
+            reason=f"the Bregman form in the natural parameters ({route_name})",
+            check=Cite(lambda: get(route_name)),
+        ),
+        Step(
+            lhs=at_lhs,
+            rhs=at_rhs,
+            reason=r"at $\ell_i = \log p_i$, $m_i = \log q_i$",
+            check=Instance(fact, subs),
+        ),
+        Step(
+            lhs=_categorical_lhs(p, q),
+            rhs=at_lhs,
+            reason=r"$\operatorname{softmax}(\log p) = p$ as $\sum_i p_i = 1$ (and for q)",
+            check=Rule("normalisation of p and q", (norm_p, norm_q)),
+        ),
+        Step(
+            rhs=at_rhs,
+            reason="the instance (above)",
+            check=Rule("instance", (sp.Eq(at_lhs, at_rhs, evaluate=False),)),
+        ),
+        Step(
+            rhs=s.closed,
+            reason=r"$\log \sum_i p_i = \log \sum_i q_i = 0$; collect terms",
+            check=Rule("normalisation of p and q", (norm_p, norm_q)),
+        ),
+    )
+    return Derivation(
+        name=name,
+        title=title,
+        steps=steps,
+        symbols=(*symbols_of(p, q), *ell, *m),
+        hypotheses=(_normalisation(p, "p"), _normalisation(q, "q")),
+        summary=r"The exponential-family route: KL is the Bregman divergence of "
+        r"$A(\eta) = \log \sum_i e^{\eta_i}$ in the natural parameters (the logits), "
+        r"derived there from the mass function; here at $\eta = \log p$, where "
+        r"normalisation makes $A(\eta_p) = A(\eta_q) = 0$.",
         references=references,
     )
 
@@ -438,7 +497,7 @@ def _categorical_categorical() -> PairSpec:
         finite_when=_support_contained(p, q),
         entropy=None,
         extra={
-            "builders": {"sum": _categorical_sum, "bregman": _categorical_bregman},
+            "builders": {"sum": _categorical_sum, "bregman": _categorical_bregman_probs},
             "pair_lhs": _categorical_lhs(p, q),
             "symbols": symbols_of(p, q),
             "titles": {"sum": "from the defining sum"},
@@ -589,7 +648,7 @@ class Renamed(Check):
     name: str = "linearity"
     label = "linearity (bound indices renamed)"
 
-    def run(self, claim: Claim, ctx: Context) -> Outcome:
+    def run(self, claim: Claim, ctx: Context) -> Outcome:  # noqa: D102
         if claim.relation != "=":
             return Outcome("failed", "establishes equalities only")
         sides = [
@@ -598,8 +657,36 @@ class Renamed(Check):
         ]
         return self._decide_equal(sides[0], sides[1], ctx, self.label)
 
-    def describe(self) -> str:
+    def describe(self) -> str:  # noqa: D102
         return f"rule: {self.name} (bound summation indices renamed)"
+
+
+@dataclass(frozen=True)
+class Differentiated(Check):
+    """SymPy evaluates the derivatives on the left; the right side is compared as written.
+
+    (``Evaluate`` would also sum the right side's sums, which is a separate step here.)
+    """
+
+    label = "differentiated by SymPy"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:  # noqa: D102
+        if claim.relation != "=":
+            return Outcome("failed", "establishes equalities only")
+        lhs = sp.sympify(unfold(claim.lhs))
+        if not lhs.has(sp.Derivative):
+            return Outcome("failed", "no derivative on the left")
+        value = (
+            lhs.doit(deep=False)
+            if isinstance(lhs, sp.Derivative)
+            else lhs.replace(lambda e: isinstance(e, sp.Derivative), lambda e: e.doit(deep=False))
+        )
+        if value.has(sp.Derivative):
+            return Outcome("unchecked", "SymPy left a derivative unevaluated", value)
+        return self._decide_equal(value, unfold(claim.rhs), ctx, self.label)
+
+    def describe(self) -> str:  # noqa: D102
+        return "derivative evaluated by SymPy"
 
 
 class _AnyK:
@@ -726,13 +813,25 @@ def _any_k_logits_bregman() -> Derivation:
     grad = sp.Derivative(sp.log(z_p), ell[k])
     grad_fact = sp.Eq(grad, sp.exp(ell[k]) / z_p, evaluate=False)
     bregman = a_q - a_p - sp.Sum((m[k] - ell[k]) * grad, s.lim)
+    delta_sum = sp.Sum(sp.KroneckerDelta(s.i, k) * sp.exp(ell[s.i]), s.inner)
+    delta_fact = sp.Eq(delta_sum, sp.exp(ell[k]), evaluate=False)
     steps = [
         Step(
-            lhs=grad,
-            rhs=sp.exp(ell[k]) / z_p,
-            reason=r"the gradient of $A(\ell) = \log \sum_i e^{\ell_i}$ (the softmax), "
-            r"differentiated by SymPy, for a category $k \le K - 1$",
+            lhs=delta_sum,
+            rhs=sp.exp(ell[k]),
+            reason=r"the sum picks the term $i = k$, for a category $k \le K - 1$",
             check=Evaluate(),
+        ),
+        Step(
+            lhs=grad,
+            rhs=sp.diff(sp.log(z_p), ell[k]),
+            reason=r"differentiate $A(\ell) = \log \sum_i e^{\ell_i}$ (SymPy)",
+            check=Differentiated(),
+        ),
+        Step(
+            rhs=sp.exp(ell[k]) / z_p,
+            reason="the sum (above): the gradient is the softmax",
+            check=Rule("the sum picks i = k", (delta_fact,)),
         ),
         *steps,
         Step(

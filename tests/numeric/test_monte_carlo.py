@@ -95,8 +95,16 @@ K3_EXCLUDED = {
     "Gamma-Normal",
     "Bernoulli-Poisson",
 }
+# E_p[(q/p)^2] is infinite, so k3's summands have no variance and its standard error is
+# meaningless: Gumbel's left tail exp(-e^-x) is far thinner than Normal's (a shifted seed
+# gave a 5.3-sigma "miss" of a closed form that matches mpmath to 1e-16)
+K3_INFINITE_VARIANCE = {"Gumbel-Normal"}
 GRID = [(pair, est) for pair in PAIRS for est in ("plain", "k3")]
-GRID = [(pair, est) for pair, est in GRID if est == "plain" or _id(pair) not in K3_EXCLUDED]
+GRID = [
+    (pair, est)
+    for pair, est in GRID
+    if est == "plain" or _id(pair) not in K3_EXCLUDED | K3_INFINITE_VARIANCE
+]
 
 
 @pytest.mark.parametrize(("pair", "estimator"), GRID, ids=[f"{_id(p)}-{e}" for p, e in GRID])

@@ -1183,6 +1183,42 @@ def _k_geometric_pp_fast(p: F64, q: F64, *, bufs: list[F64]) -> F64:
     return o
 
 
+@_buffers(2)
+def _k_poisson_fast(r1: F64, r2: F64, *, bufs: list[F64]) -> F64:
+    """Poisson KL ``r1 log(r1/r2) - r1 + r2`` fused, the careful kernel where the bound fails."""
+    t, o = bufs
+    np.divide(r1, r2, out=t)
+    np.log(t, out=t)
+    t *= r1  # r1 log(r1/r2)
+    np.subtract(t, r1, out=o)
+    o += r2
+    np.abs(t, out=t)
+    t += r1
+    t += r2
+    t *= 2.0 * _FUSED_TOL
+    return _fused_redo(_k_poisson, o, t, (r1, r2), 3)
+
+
+@_buffers(3)
+def _k_bernoulli_poisson_fast(pr: F64, lam: F64, *, bufs: list[F64]) -> F64:
+    """KL(Bernoulli(p) || Poisson(lam)) = p log(p/lam) + (1-p) log(1-p) + lam, fused."""
+    t, b, o = bufs
+    np.divide(pr, lam, out=t)
+    np.log(t, out=t)
+    t *= pr  # p log(p/lam)
+    np.add(t, lam, out=o)
+    np.abs(t, out=b)
+    b += pr
+    b += lam
+    np.negative(pr, out=t)
+    np.log1p(t, out=t)
+    t *= 1.0 - pr  # (1 - p) log(1 - p) <= 0
+    o += t
+    b -= t
+    b *= 2.0 * _FUSED_TOL
+    return _fused_redo(_k_bernoulli_poisson_ws, o, b, (pr, lam), 6)
+
+
 @_buffers(7)
 def _k_bernoulli_pp_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
     """Bernoulli KL from two arrays of probabilities, in preallocated buffers."""
@@ -1447,7 +1483,7 @@ def _kl_pareto_pareto(p: Pareto, q: Pareto) -> FArr:
 
 @register_kl(Poisson, Poisson, source=_COVER)
 def _kl_poisson_poisson(p: Poisson, q: Poisson) -> FArr:
-    return _scalar_pair(_k_poisson, p, q, p.rate, q.rate)
+    return _scalar_pair(_k_poisson_fast, p, q, p.rate, q.rate)
 
 
 @register_kl(Gamma, Gamma, source=_PENNY)
@@ -1725,7 +1761,7 @@ def _kl_normal_laplace(p: Normal, q: Laplace) -> FArr:
 def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> FArr:
     gp = p._given
     if gp == "probs":
-        return _scalar_pair(_k_bernoulli_poisson_ws, p, q, p.probs, q.rate)
+        return _scalar_pair(_k_bernoulli_poisson_fast, p, q, p.probs, q.rate)
 
     def k(xp: F64, lam: F64) -> F64:
         # KL = [p log(p/lam) - p + lam] + [(1-p) log(1-p) - (1-p) + 1]: both >= 0

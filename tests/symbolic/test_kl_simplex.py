@@ -90,3 +90,19 @@ def test_derived_entropies_match_the_numeric_layer() -> None:
             ref = float(g(*(mpmath.mpf(v) for v in pv)))
         value = float(klproof.Categorical(probs=np.array(pv)).entropy())
         assert abs(value - ref) <= 1e-12 * abs(ref), (pv, value, ref)
+
+
+def test_pair_evaluates_at_vector_parameters() -> None:
+    """KLPair.evaluate and .lambdify take the vector parameters as sequences."""
+    import mpmath
+
+    pair = get_pair("dirichlet", "dirichlet")
+    exact = pair.evaluate({"concentration": [1, 2, 3]}, {"concentration": [2, 2, 2]})
+    # log Γ(6) - log Γ(2) - log Γ(3) - log Γ(6) + 3 log Γ(2) + (1 - 2)(ψ(1) - ψ(6)) + (3 - 2)(ψ(3) - ψ(6))
+    assert is_zero(exact - (sp.digamma(3) - sp.digamma(1) - sp.log(2)))[0]
+    with mpmath.workdps(30):
+        assert abs(pair.lambdify()([1, 2, 3], [2, 2, 2]) - sp.N(exact, 30)) < 1e-25
+    import pytest
+
+    with pytest.raises(ValueError, match="3 entries"):
+        pair.evaluate({"concentration": [1, 2]}, {"concentration": [2, 2]})

@@ -95,8 +95,19 @@ class KLPair:
         """
         if any(isinstance(v, sp.IndexedBase) for v in self.p_params.values()):
             return self._evaluate_indexed(p, q)
-        mapping = {self.p_params[k]: _value_for(self.p_params[k], v) for k, v in p.items()}
-        mapping.update({self.q_params[k]: _value_for(self.q_params[k], v) for k, v in q.items()})
+        mapping: dict[Any, Any] = {}
+        for params, values in ((self.p_params, p), (self.q_params, q)):
+            for k, v in values.items():
+                symbol = params[k]
+                if isinstance(symbol, sp.Tuple):  # a vector of fixed length (Dirichlet K = 3)
+                    entries = [sp.sympify(x) for x in v]
+                    if len(entries) != len(symbol):
+                        raise ValueError(
+                            f"{self.id}: {k} has {len(symbol)} entries here, got {len(entries)}"
+                        )
+                    mapping.update(zip(symbol, entries, strict=True))
+                else:
+                    mapping[symbol] = _value_for(symbol, v)
         dims = {
             d: value.shape[0]
             for symbol, value in mapping.items()

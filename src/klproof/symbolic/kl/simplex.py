@@ -620,7 +620,7 @@ def _dirichlet_dirichlet() -> PairSpec:
         closed_form(p, q),
         {},
         ("integral", "bregman", "cross-entropy"),
-        (PENNY + ", eq. (13)", BROWN, TORCH),
+        (PENNY + " (the Dirichlet section)", BROWN, TORCH),
         extra={
             "builders": {
                 "integral": _dirichlet_integral,

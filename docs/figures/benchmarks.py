@@ -57,7 +57,12 @@ def _provenance(section: dict[str, Any]) -> str:
 
 def _title(pair: str) -> str:
     p, q = pair.split("/")[1:]
-    names = {"multivariatenormal": "MVN", "halfnormal": "HalfNormal", "lognormal": "LogNormal"}
+    names = {
+        "multivariatenormal": "MVN",
+        "diagonalnormal": "DiagonalNormal",
+        "halfnormal": "HalfNormal",
+        "lognormal": "LogNormal",
+    }
     p, q = (names.get(x, x.capitalize()) for x in (p, q))
     return p if p == q else f"{p} → {q}"
 

@@ -209,3 +209,17 @@ def test_an_integral_is_not_set_inside_a_fraction() -> None:
     pieces = split_sum(expr / sp.gamma(b), width=20)
     assert pieces[0].startswith(r"\frac{\Gamma\left(a\right)}{\Gamma\left(b\right)}")
     assert not any(r"\frac{" in p and r"\int" in p.split(r"\frac{", 1)[1][:30] for p in pieces)
+
+
+def test_every_citing_step_names_the_derivation_it_cites() -> None:
+    from klproof.derivation import Cite
+    from klproof.sphinxext._verify import cited_name
+    from klproof.symbolic import registry
+
+    # The matrix pairs cite their routes with their own check class: linked too.
+    pair = registry.get("kl/multivariatenormal/multivariatenormal")
+    assert all(cited_name(step.check) in registry.names() for step in pair.steps)
+    normal = registry.get("kl/normal/normal")
+    assert [cited_name(s.check) for s in normal.steps] == [
+        s.check.resolve().name for s in normal.steps if isinstance(s.check, Cite)
+    ]

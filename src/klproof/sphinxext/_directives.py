@@ -13,7 +13,7 @@ from sphinx import addnodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective, SphinxRole
 
-from klproof.derivation import Cite, Derivation, Report
+from klproof.derivation import Derivation, Report
 from klproof.derivation.ops import latex
 from klproof.sphinxext._render import (
     derivation_rows,
@@ -22,7 +22,7 @@ from klproof.sphinxext._render import (
     result_latex,
     step_label,
 )
-from klproof.sphinxext._verify import adopted_report
+from klproof.sphinxext._verify import adopted_report, cited_name
 from klproof.symbolic import registry
 
 __all__ = [
@@ -289,8 +289,8 @@ class DerivationDirective(SphinxDirective):
             check = nodes.paragraph(classes=["klproof-check"])
             check += _status_badge(result.status, f"{result.status}")
             check += nodes.Text(" ")
-            if isinstance(row.step.check, Cite):
-                cited = row.step.check.resolve().name
+            cited = cited_name(row.step.check)
+            if cited is not None:
                 check += nodes.Text("by derivation ")
                 check += derivation_link(self.env, cited, literal=True)
             else:

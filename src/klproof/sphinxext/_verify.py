@@ -19,12 +19,20 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from klproof.derivation import Cite, Derivation, Report, StepResult
 from klproof.derivation.checks import Status
 from klproof.symbolic import registry
 
-__all__ = ["adopted_report", "group_key", "groups", "summary_text", "verify_all"]
+__all__ = [
+    "adopted_report",
+    "cited_name",
+    "group_key",
+    "groups",
+    "summary_text",
+    "verify_all",
+]
 
 #: name -> (derivation object, report) verified by :func:`verify_all` in this build.
 _VERIFIED: dict[str, tuple[Derivation, Report]] = {}
@@ -49,12 +57,27 @@ def group_key(name: str) -> str:
     return parts[0]
 
 
+def cited_name(check: Any) -> str | None:
+    """The name of the derivation a step's check cites, if it cites one.
+
+    :class:`~klproof.derivation.Cite`, and any check with a ``derivation`` attribute
+    holding a derivation or a factory of one (as the matrix pairs' citing check has).
+    """
+    if isinstance(check, Cite):
+        return check.resolve().name
+    target = getattr(check, "derivation", None)
+    if callable(target) and not isinstance(target, Derivation):
+        target = target()
+    return target.name if isinstance(target, Derivation) else None
+
+
 def _related(derivation: Derivation) -> set[str]:
     """Names ``derivation`` uses or cites (whose verification it shares)."""
     related = set(derivation.uses)
     for step in derivation.steps:
-        if isinstance(step.check, Cite):
-            related.add(step.check.resolve().name)
+        name = cited_name(step.check)
+        if name is not None:
+            related.add(name)
     return related
 
 

@@ -36,6 +36,15 @@ def test_normal_fisher() -> None:
     assert sp.simplify(e.fisher - sp.diag(1 / s**2, 2 / s**2)) == sp.zeros(2, 2)
 
 
+def test_binomial_fisher() -> None:
+    """Same total_count n: I(θ) = n / (θ (1 − θ)), n times the Bernoulli information."""
+    e = near_diagonal("binomial")
+    (theta,) = e.params.values()
+    n = get_pair("binomial", "binomial").p_params["total_count"]
+    assert list(e.params) == ["probs"]
+    assert sp.simplify(e.fisher[0, 0] - n / (theta * (1 - theta))) == 0
+
+
 def test_unknown_family_is_refused() -> None:
     with pytest.raises(KeyError, match="uniform"):
         near_diagonal("uniform")

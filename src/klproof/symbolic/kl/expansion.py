@@ -47,6 +47,7 @@ EXPANDABLE = (
     "gumbel",
     "lognormal",
     "weibull",
+    "binomial",
 )
 
 

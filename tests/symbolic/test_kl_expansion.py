@@ -60,27 +60,44 @@ def test_series_matches_closed_form(family: str, seed: int) -> None:
     rng = __import__("random").Random(seed)
     values = {}
     for name, sym in e.params.items():
-        if sym.is_positive and name == "probs":
-            values[sym] = sp.Rational(rng.randint(2, 14), 16)
+        if name.startswith("probs"):  # at most 7/16 each: free coordinates sum below 1
+            values[sym] = sp.Rational(rng.randint(1, 7), 16)
         elif sym.is_positive:
             values[sym] = sp.Rational(rng.randint(4, 32), 8)
         else:
             values[sym] = sp.Rational(rng.randint(-16, 16), 8)
     for d in e.deltas.values():
         values[d] = sp.Rational(rng.randint(-8, 8) or 1, 8)
-    # a parameter p and q share (Weibull's concentration) is not expanded: fix it
-    shared = (set(pair.p_params.values()) & set(pair.q_params.values())) - set(e.params.values())
-    values.update({s: sp.Rational(rng.randint(4, 32), 8) for s in shared})
     t = Fraction(1, 10**6)
+    values[e.t] = sp.Rational(t)
+    substituted = pair.expression.xreplace(e.substitution)
+    # a parameter p and q share (Weibull's concentration, Binomial's total_count) is not
+    # expanded: fix it
+    shared = substituted.free_symbols - set(values)
+    values.update({s: sp.Integer(rng.randint(1, 6)) for s in shared})
     with mpmath.workdps(60):
-        shifted = {
-            pair.q_params[k]: values[e.params[k]] + sp.Rational(t) * values[e.deltas[k]]
-            for k in e.params
-        }
-        base = {pair.p_params[k]: values[e.params[k]] for k in e.params}
-        fixed = {
-            s: v for s, v in values.items() if s not in {*e.params.values(), *e.deltas.values()}
-        }
-        exact = sp.N(pair.expression.xreplace({**fixed, **base, **shifted}), 50)
-        series = sp.N(e.series().xreplace({**values, e.t: sp.Rational(t)}), 50)
+        exact = sp.N(substituted.xreplace(values), 50)
+        series = sp.N(e.series().xreplace(values), 50)
+        assert exact > 0
         assert abs(exact - series) <= abs(exact) * sp.Rational(1, 10**5) + sp.Float(1e-40)
+
+
+def test_substitution_moves_every_parameter_of_q() -> None:
+    """No symbol of q survives the substitution: q is p_{θ + tδ} for every family."""
+    for family in EXPANDABLE:
+        e = near_diagonal(family)
+        pair = get_pair(family, family)
+        q_symbols = set()
+        for v in pair.q_params.values():
+            q_symbols |= set(v) if isinstance(v, sp.Tuple) else {v}
+        q_symbols -= set(pair.p_params.values())  # shared (Weibull's concentration)
+        assert not pair.expression.xreplace(e.substitution).free_symbols & q_symbols, family
+
+
+def test_categorical_fisher() -> None:
+    """Free coordinates (p_1, p_2): I = diag(1/p_1, 1/p_2) + 11ᵀ / p_3."""
+    e = near_diagonal("categorical")
+    p1, p2 = e.params.values()
+    p3 = 1 - p1 - p2
+    expected = sp.diag(1 / p1, 1 / p2) + sp.ones(2, 2) / p3
+    assert sp.simplify(e.fisher - expected) == sp.zeros(2, 2)

@@ -20,14 +20,15 @@ integral is a Meijer G function).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import sympy as sp
 
 from klproof.derivation import Algebra, Derivation, Evaluate, Rule, Step
+from klproof.symbolic.families import Categorical
 from klproof.symbolic.kl._checks import Memo, Using
 from klproof.symbolic.kl._routes import _moment_lemmas, agg, decompose
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec
@@ -48,6 +49,7 @@ EXPANDABLE = (
     "lognormal",
     "weibull",
     "binomial",
+    "categorical",
 )
 
 
@@ -69,6 +71,11 @@ class Expansion:
         ``(c0, c1, c2, c3)`` with :math:`K(t) = c_2 t^2 + c_3 t^3 + O(t^4)` (``c0 = c1 = 0``).
     fisher
         The Fisher information matrix :math:`I(\theta)` (rows in parameter order).
+    substitution
+        The symbols of the pair's closed form (:func:`~klproof.symbolic.kl.get_pair`)
+        → their values in :math:`\theta`, :math:`\delta` and :math:`t`: q's parameters at
+        :math:`\theta + t\delta`, and p's dependent coordinates (Categorical's
+        :math:`p_K = 1 - \sum_{i<K} p_i`) in the free ones.
     """
 
     family: str
@@ -77,6 +84,7 @@ class Expansion:
     t: Any
     coefficients: tuple[Any, ...]
     fisher: Any
+    substitution: Mapping[Any, Any] = field(default_factory=dict)
 
     def series(self) -> Any:
         """The polynomial :math:`c_2 t^2 + c_3 t^3` (the error is :math:`O(t^4)`)."""
@@ -132,23 +140,38 @@ def near_diagonal(family: str) -> Expansion:
         raise KeyError(
             f"no near-diagonal expansion for {family!r}; available: {', '.join(EXPANDABLE)}"
         )
+    if name in _CUSTOM:
+        c = _custom(name)
+        return Expansion(
+            family=name,
+            params=c.params,
+            deltas=c.deltas,
+            t=c.t,
+            coefficients=_coefficients(c.k_t, c.t),
+            fisher=c.fisher,
+            substitution=c.substitution,
+        )
     spec, deltas, t, k_t = _data(name)
-    coefficients = tuple(
-        sp.simplify(sp.diff(k_t, t, k).subs(t, 0) / sp.factorial(k)) for k in range(4)
-    )
     return Expansion(
         family=name,
         params=_varying(spec),
         deltas=deltas,
         t=t,
-        coefficients=coefficients,
+        coefficients=_coefficients(k_t, t),
         fisher=_fisher(spec),
+        substitution={spec.q.values[k]: spec.p.values[k] + t * deltas[k] for k in deltas},
     )
+
+
+def _coefficients(k_t: Any, t: Any) -> tuple[Any, ...]:
+    return tuple(sp.simplify(sp.diff(k_t, t, k).subs(t, 0) / sp.factorial(k)) for k in range(4))
 
 
 def expansion_derivation(family: str) -> Derivation:
     """The checked expansion: zeroth and first order vanish; quadratic = ½ δᵀ I δ."""
     name = family.lower()
+    if name in _CUSTOM:
+        return _custom_derivation(name)
     spec, deltas, t, k_t = _data(name)
     exp = near_diagonal(name)
     p = spec.p
@@ -168,7 +191,6 @@ def expansion_derivation(family: str) -> Derivation:
             needed += [f for f in groups_ij[(i, j)] if f not in needed]
     lemmas, _values, facts = _moment_lemmas(pl, lim, needed, spec.moments, f"{name} expansion")
     steps += lemmas
-    fisher_facts = []
     fisher_int = {}
     for (i, j), groups in groups_ij.items():
         d2 = sp.diff(log_p, theta[i], theta[j])
@@ -185,9 +207,33 @@ def expansion_derivation(family: str) -> Derivation:
                 check=Using("lemmas", tuple(facts)),
             ),
         ]
-        fisher_facts.append(sp.Eq(start, value, evaluate=False))
         fisher_int[(i, j)] = fisher_int[(j, i)] = start
-    c = exp.coefficients
+    steps += _order_steps(k_t, t, exp.coefficients, d, exp.fisher, fisher_int)
+    return Derivation(
+        name=f"kl/{name}/{name}/expansion",
+        title=f"KL({p.title} ‖ {p.title}) near the diagonal",
+        steps=tuple(steps),
+        symbols=(*theta, *d, t),
+        conditions=tuple(spec.p.conditions()),
+        summary=(
+            "Taylor expansion of KL(p_θ ‖ p_{θ+tδ}) in t to third order from the verified "
+            "closed form; the quadratic coefficient is ½ δᵀ I(θ) δ with the Fisher "
+            "information derived from the density."
+        ),
+        references=("S. Kullback, Information Theory and Statistics, 1959, §2.6",),
+    )
+
+
+def _order_steps(
+    k_t: Any, t: Any, c: tuple[Any, ...], d: list[Any], fisher: Any, fisher_int: dict[Any, Any]
+) -> list[Step]:
+    """Orders 0, 1, 3 from the closed form; order 2 equals ½ δᵀ I δ with I from the lemmas.
+
+    ``fisher_int[(i, j)]`` is the expectation whose value ``fisher[i, j]`` a fact
+    established earlier in the derivation states.
+    """
+    n = len(d)
+    steps: list[Step] = []
     for k in (0, 1, 3):
         steps.append(
             Step(
@@ -199,8 +245,13 @@ def expansion_derivation(family: str) -> Derivation:
                 check=Memo(Evaluate()),
             )
         )
+    facts = tuple(
+        sp.Eq(fisher_int[(i, j)], fisher[i, j], evaluate=False)
+        for i in range(n)
+        for j in range(i, n)
+    )
     quad_form = sp.Rational(1, 2) * sum(
-        d[i] * d[j] * exp.fisher[i, j] for i in range(n) for j in range(n)
+        d[i] * d[j] * fisher[i, j] for i in range(n) for j in range(n)
     )
     quad_int = sp.Rational(1, 2) * sum(
         d[i] * d[j] * fisher_int[(i, j)] for i in range(n) for j in range(n)
@@ -216,19 +267,117 @@ def expansion_derivation(family: str) -> Derivation:
         Step(
             rhs=quad_int,
             reason="the Fisher information from the density (lemmas above)",
-            check=Using("Fisher information", tuple(fisher_facts)),
+            check=Using("Fisher information", facts),
         ),
     ]
+    return steps
+
+
+# --------------------------------------------------------------------------- multivariate
+
+
+@dataclass(frozen=True)
+class _Custom:
+    """A family whose pair the generic univariate builder cannot expand."""
+
+    spec: PairSpec
+    params: dict[str, Any]
+    deltas: dict[str, Any]
+    t: Any
+    substitution: dict[Any, Any]
+    k_t: Any
+    lemmas: list[Step]
+    fisher_int: dict[tuple[int, int], Any]
+    fisher: Any
+    conditions: tuple[Any, ...]
+    note: str
+
+
+def _free(names: list[str], theta: list[Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    params = dict(zip(names, theta, strict=True))
+    deltas = {k: sp.Symbol(f"delta_{k}", real=True) for k in names}
+    return params, deltas, sp.Symbol("t", positive=True)
+
+
+def _categorical() -> _Custom:
+    r"""K = 3 in the free coordinates :math:`(p_1, p_2)`, :math:`p_3 = 1 - p_1 - p_2`.
+
+    The Fisher information is the finite sum
+    :math:`-\sum_k p(k)\, \partial_i \partial_j \log p(k)` of the mass function, which
+    SymPy evaluates: :math:`\operatorname{diag}(1/p_1, 1/p_2) + \mathbf{1}\mathbf{1}^\top / p_3`.
+    """
+    spec = SPECS[("categorical", "categorical")]()
+    (p1, p2, p3), (q1, q2, q3) = spec.p["probs"], spec.q["probs"]
+    params, deltas, t = _free(["probs_1", "probs_2"], [p1, p2])
+    d1, d2 = deltas.values()
+    substitution = {
+        p3: 1 - p1 - p2,
+        q1: p1 + t * d1,
+        q2: p2 + t * d2,
+        q3: 1 - p1 - p2 - t * (d1 + d2),
+    }
+    free = Categorical(probs=[p1, p2, 1 - p1 - p2])
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    log_p = sp.expand_log(sp.log(free.pdf(k)), force=True)
+    theta = [p1, p2]
+    lemmas: list[Step] = []
+    fisher_int: dict[tuple[int, int], Any] = {}
+    entries = [[sp.Integer(0)] * 2 for _ in range(2)]
+    for i in range(2):
+        for j in range(i, 2):
+            lhs = -sp.Sum(free.pdf(k) * sp.diff(log_p, theta[i], theta[j]), (k, 0, 2))
+            value = sp.simplify(lhs.doit())
+            lemmas.append(
+                Step(
+                    lhs=lhs,
+                    rhs=value,
+                    reason="the expectation under p: a sum over the three categories",
+                    check=Memo(Evaluate()),
+                )
+            )
+            fisher_int[(i, j)] = fisher_int[(j, i)] = lhs
+            entries[i][j] = entries[j][i] = value
+    return _Custom(
+        spec=spec,
+        params=params,
+        deltas=deltas,
+        t=t,
+        substitution=substitution,
+        k_t=spec.closed.xreplace(substitution),
+        lemmas=lemmas,
+        fisher_int=fisher_int,
+        fisher=sp.Matrix(entries),
+        conditions=(sp.Lt(p1 + p2, 1),),
+        note="K = 3 in the free coordinates (p_1, p_2), p_3 = 1 − p_1 − p_2 (and so for "
+        "q: δ_3 = −δ_1 − δ_2); ",
+    )
+
+
+_CUSTOM: dict[str, Callable[[], _Custom]] = {"categorical": _categorical}
+
+
+@cache
+def _custom(name: str) -> _Custom:
+    return _CUSTOM[name]()
+
+
+def _custom_derivation(name: str) -> Derivation:
+    c = _custom(name)
+    exp = near_diagonal(name)
+    p = c.spec.p
+    d = list(c.deltas.values())
+    steps = [*c.lemmas, *_order_steps(c.k_t, c.t, exp.coefficients, d, exp.fisher, c.fisher_int)]
     return Derivation(
         name=f"kl/{name}/{name}/expansion",
         title=f"KL({p.title} ‖ {p.title}) near the diagonal",
         steps=tuple(steps),
-        symbols=(*theta, *d, t),
-        conditions=tuple(spec.p.conditions()),
+        symbols=(*c.params.values(), *d, c.t),
+        conditions=c.conditions,
         summary=(
             "Taylor expansion of KL(p_θ ‖ p_{θ+tδ}) in t to third order from the verified "
-            "closed form; the quadratic coefficient is ½ δᵀ I(θ) δ with the Fisher "
-            "information derived from the density."
+            f"closed form ({c.note}the closed form is that of kl/{name}/{name}); the "
+            "quadratic coefficient is ½ δᵀ I(θ) δ with the Fisher information derived from "
+            "the density."
         ),
         references=("S. Kullback, Information Theory and Statistics, 1959, §2.6",),
     )

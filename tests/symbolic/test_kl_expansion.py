@@ -101,3 +101,13 @@ def test_categorical_fisher() -> None:
     p3 = 1 - p1 - p2
     expected = sp.diag(1 / p1, 1 / p2) + sp.ones(2, 2) / p3
     assert sp.simplify(e.fisher - expected) == sp.zeros(2, 2)
+
+
+def test_dirichlet_fisher() -> None:
+    """I = diag(ψ'(α_i)) − ψ'(α_0) 11ᵀ."""
+    e = near_diagonal("dirichlet")
+    alpha = list(e.params.values())
+    expected = sp.diag(*(sp.polygamma(1, a) for a in alpha)) - sp.polygamma(
+        1, sp.Add(*alpha)
+    ) * sp.ones(3, 3)
+    assert sp.simplify(e.fisher - expected) == sp.zeros(3, 3)

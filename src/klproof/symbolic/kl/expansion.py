@@ -28,7 +28,7 @@ from typing import Any
 import sympy as sp
 
 from klproof.derivation import Algebra, Derivation, Evaluate, Rule, Step
-from klproof.symbolic.families import Categorical
+from klproof.symbolic.families import Categorical, Dirichlet
 from klproof.symbolic.kl._checks import Memo, Using
 from klproof.symbolic.kl._routes import _moment_lemmas, agg, decompose
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec
@@ -50,6 +50,7 @@ EXPANDABLE = (
     "weibull",
     "binomial",
     "categorical",
+    "dirichlet",
 )
 
 
@@ -353,7 +354,80 @@ def _categorical() -> _Custom:
     )
 
 
-_CUSTOM: dict[str, Callable[[], _Custom]] = {"categorical": _categorical}
+def _dirichlet() -> _Custom:
+    r"""K = 3 in the concentrations.
+
+    :math:`\partial_i \partial_j \log p = \psi'(\alpha_0) - \delta_{ij} \psi'(\alpha_i)`
+    does not depend on x, so its expectation is itself times :math:`\int p = 1` (the
+    normaliser by iterated integration, as in the pair's routes).
+    """
+    from klproof.symbolic.kl.simplex import _conditions, _normaliser_steps  # noqa: PLC0415
+
+    spec = SPECS[("dirichlet", "dirichlet")]()
+    p = spec.p
+    if not isinstance(p, Dirichlet):
+        raise TypeError("dirichlet expansion: the pair's p is not a Dirichlet")
+    alpha = list(p["concentration"])
+    beta = list(spec.q["concentration"])
+    names = [f"concentration_{i + 1}" for i in range(len(alpha))]
+    params, deltas, t = _free(names, alpha)
+    substitution = {b: a + t * d for a, b, d in zip(alpha, beta, deltas.values(), strict=True)}
+    x = p.variable
+    lim = p.limits()
+    pl = p.label("p")
+    lemmas, z_fact = _normaliser_steps(p, tuple(alpha))
+    one = sp.Integral(pl, *lim)
+    lemmas += [
+        Step(
+            lhs=one,
+            rhs=z_fact.lhs / z_fact.rhs,
+            reason="p = kernel / Z; linearity",
+            check=Rule("linearity of the integral"),
+        ),
+        Step(rhs=sp.Integer(1), reason="the normaliser lemma", check=Using("Z", (z_fact,))),
+    ]
+    one_fact = sp.Eq(one, 1, evaluate=False)
+    log_p = sp.expand_log(sp.log(p.pdf(x)), force=True)
+    n = len(alpha)
+    fisher_int: dict[tuple[int, int], Any] = {}
+    entries = [[sp.Integer(0)] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):
+            d2 = sp.diff(log_p, alpha[i], alpha[j])
+            if d2.has(*x):
+                raise ValueError("dirichlet expansion: the Hessian of log p depends on x")
+            lhs = -sp.Integral(pl * d2, *lim)
+            value = -d2
+            lemmas += [
+                Step(
+                    lhs=lhs,
+                    rhs=-d2 * one,
+                    reason="the second derivative of log p does not depend on x; linearity",
+                    check=Rule("linearity of the integral"),
+                ),
+                Step(rhs=value, reason="p is normalised", check=Using("normalised", (one_fact,))),
+            ]
+            fisher_int[(i, j)] = fisher_int[(j, i)] = lhs
+            entries[i][j] = entries[j][i] = value
+    return _Custom(
+        spec=spec,
+        params=params,
+        deltas=deltas,
+        t=t,
+        substitution=substitution,
+        k_t=spec.closed.xreplace(substitution),
+        lemmas=lemmas,
+        fisher_int=fisher_int,
+        fisher=sp.Matrix(entries),
+        conditions=_conditions(p),  # x_1 < 1 inside the simplex (the iterated integral)
+        note=f"K = {n}; ",
+    )
+
+
+_CUSTOM: dict[str, Callable[[], _Custom]] = {
+    "categorical": _categorical,
+    "dirichlet": _dirichlet,
+}
 
 
 @cache

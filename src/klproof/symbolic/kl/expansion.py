@@ -27,9 +27,9 @@ from typing import Any
 
 import sympy as sp
 
-from klproof.derivation import Algebra, Derivation, Evaluate, Rule, Step
-from klproof.symbolic.families import Categorical, Dirichlet
-from klproof.symbolic.kl._checks import Memo, Using
+from klproof.derivation import Algebra, Derivation, Evaluate, Labelled, Rule, Step
+from klproof.symbolic.families import Categorical, DiagonalNormal, Dirichlet, Normal
+from klproof.symbolic.kl._checks import Integrate, Memo, Using
 from klproof.symbolic.kl._routes import _moment_lemmas, agg, decompose
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec
 
@@ -51,6 +51,7 @@ EXPANDABLE = (
     "binomial",
     "categorical",
     "dirichlet",
+    "diagonalnormal",
 )
 
 
@@ -424,7 +425,76 @@ def _dirichlet() -> _Custom:
     )
 
 
+def _diagonalnormal() -> _Custom:
+    r"""D = 2, in ``loc`` and ``scale`` of both coordinates.
+
+    The pair's closed form (for any D) is taken at D = 2. The Fisher information is
+    :math:`-\mathbb{E}[\partial_i \partial_j \log p]` over the product density, each a
+    double Gaussian integral SymPy evaluates: per coordinate the Normal's
+    :math:`\operatorname{diag}(1/\sigma_k^2, 2/\sigma_k^2)`, no coupling between coordinates.
+    """
+    spec = SPECS[("diagonalnormal", "diagonalnormal")]()
+    gp, gq = spec.p, spec.q
+    if not isinstance(gp, DiagonalNormal):
+        raise TypeError("diagonalnormal expansion: the pair's p is not a DiagonalNormal")
+    dims = 2
+    mu = [sp.Symbol(f"mu_1{k}", real=True) for k in range(1, dims + 1)]
+    sigma = [sp.Symbol(f"sigma_1{k}", positive=True) for k in range(1, dims + 1)]
+    names = [*(f"loc_{k}" for k in range(1, dims + 1)), *(f"scale_{k}" for k in range(1, dims + 1))]
+    theta = [*mu, *sigma]
+    params, deltas, t = _free(names, theta)
+    d = list(deltas.values())
+    substitution: dict[Any, Any] = {gp.dim: dims}
+    for k in range(dims):
+        substitution.update(
+            {
+                gp["loc"][k + 1]: mu[k],
+                gp["scale"][k + 1]: sigma[k],
+                gq["loc"][k + 1]: mu[k] + t * d[k],
+                gq["scale"][k + 1]: sigma[k] + t * d[dims + k],
+            }
+        )
+    x = [sp.Symbol(f"x_{k}", real=True) for k in range(1, dims + 1)]
+    density = sp.Mul(*(Normal(loc=mu[k], scale=sigma[k]).pdf(x[k]) for k in range(dims)))
+    pl = Labelled(sp.Symbol("p(x)"), density)
+    lim = [(v, -sp.oo, sp.oo) for v in x]
+    log_p = sp.expand_log(sp.log(density), force=True)
+    n = len(theta)
+    lemmas: list[Step] = []
+    fisher_int: dict[tuple[int, int], Any] = {}
+    entries = [[sp.Integer(0)] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):
+            lhs = -sp.Integral(pl * sp.diff(log_p, theta[i], theta[j]), *lim)
+            value = sp.simplify(-sp.integrate(density * sp.diff(log_p, theta[i], theta[j]), *lim))
+            lemmas.append(
+                Step(
+                    lhs=lhs,
+                    rhs=value,
+                    reason="the expectation under p: a Gaussian double integral",
+                    check=Memo(Integrate()),
+                )
+            )
+            fisher_int[(i, j)] = fisher_int[(j, i)] = lhs
+            entries[i][j] = entries[j][i] = value
+    closed = spec.closed.xreplace({gp.dim: dims}).doit()
+    return _Custom(
+        spec=spec,
+        params=params,
+        deltas=deltas,
+        t=t,
+        substitution=substitution,
+        k_t=closed.xreplace(substitution),
+        lemmas=lemmas,
+        fisher_int=fisher_int,
+        fisher=sp.Matrix(entries),
+        conditions=(),
+        note=f"D = {dims}; ",
+    )
+
+
 _CUSTOM: dict[str, Callable[[], _Custom]] = {
+    "diagonalnormal": _diagonalnormal,
     "categorical": _categorical,
     "dirichlet": _dirichlet,
 }

@@ -190,7 +190,7 @@ def test_check_entropy_and_elbo_catch_wrong_formulas() -> None:
 
 def test_check_entropy_references_agree() -> None:
     """The derived entropy and the quadrature of -p log p are independent oracles."""
-    for family in ("normal", "gamma", "beta", "gumbel", "geometric"):
+    for family in ("normal", "gamma", "beta", "gumbel", "geometric", "weibull"):
         for reference in ("derivation", "quadrature"):
             report = check_entropy(klproof.entropy, family, n=4, reference=reference, seed=3)
             assert report.passed, (family, reference, str(report))

@@ -106,9 +106,14 @@ def _derived_entropy(family: str) -> Callable[[Mapping[str, Any]], Any] | None:
     closed = entropies().get(family)
     if closed is None:
         return None
-    sym = family_class(family).symbolic(1)
     free = closed.free_symbols
-    used = [(name, value) for name, value in sym.values.items() if value in free]
+    symbols: Mapping[str, Any] = family_class(family).symbolic(1).values
+    if not free <= set(symbols.values()):
+        # the entropy is stated in its pair's symbols (Weibull's shared concentration k)
+        from klproof.symbolic.kl import get_pair  # noqa: PLC0415
+
+        symbols = get_pair(family, family).p_params
+    used = [(name, value) for name, value in symbols.items() if value in free]
     fn = sp.lambdify([v for _, v in used], closed, modules="mpmath")
 
     def reference(params: Mapping[str, Any]) -> Any:

@@ -507,15 +507,25 @@ def _weibull_weibull() -> PairSpec:
     l1, l2 = sp.Symbol("lambda_1", positive=True), sp.Symbol("lambda_2", positive=True)
     p, q = Weibull(scale=l1, concentration=k), Weibull(scale=l2, concentration=k)
     x = p.variable
+    u = sp.Symbol("u", positive=True)
     return PairSpec(
         p,
         q,
         k * log(l2 / l1) + (l1 / l2) ** k - 1,
-        {x**k: l1**k},
+        {
+            x**k: l1**k,
+            # for the entropy: x = λ u^{1/k} makes p(x) dx = e^{-u} du, so
+            # E[log X] = log λ + E[log U]/k = log λ − γ/k
+            log(x): by_substitution_log_power(
+                x, l1 * u ** (1 / k), (u, 0, sp.oo), log(l1) - EG / k, log(x)
+            ),
+        },
         ("integral", "bregman"),
         (GIL,),
+        entropy=EG * (1 - 1 / k) + log(l1 / k) + 1,
         notes="Both Weibull distributions share the concentration k (then an exponential "
-        "family in the statistic x^k). No cross-entropy route: it would need E[log X].",
+        "family in the statistic x^k). No cross-entropy route is registered; E[log X] "
+        "(by the substitution x = λ u^{1/k}) is a lemma of entropy/weibull.",
     )
 
 

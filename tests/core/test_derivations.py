@@ -83,20 +83,69 @@ def test_failed_step_reports_reason_and_residual() -> None:
     assert sp.simplify(report.steps[0].residual - 2 * x) == 0
 
 
+def _busy(seconds: float) -> None:
+    import time
+
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
 def test_a_timeout_is_unchecked() -> None:
     x = sp.Symbol("x", real=True)
 
     class Slow(Algebra):
         def run(self, claim, ctx):  # type: ignore[no-untyped-def]
-            import time
-
-            time.sleep(2)
+            _busy(2.0)
             return super().run(claim, ctx)
 
     d = Derivation(name="t/slow", title="t", steps=(Step(lhs=x, rhs=x, reason="r", check=Slow()),))
     report = d.verify(timeout=0.2)
     assert report.steps[0].status == "unchecked"
     assert "did not finish" in report.steps[0].detail
+    assert report.steps[0].seconds < 1.5
+
+
+def test_the_time_limit_counts_cpu_time_not_waiting() -> None:
+    """A busy machine must not turn a verdict into 'unchecked': waiting does not count."""
+    x = sp.Symbol("x", real=True)
+
+    class Waits(Algebra):
+        def run(self, claim, ctx):  # type: ignore[no-untyped-def]
+            import time
+
+            time.sleep(0.6)
+            return super().run(claim, ctx)
+
+    d = Derivation(name="t/wait", title="t", steps=(Step(lhs=x, rhs=x, reason="r", check=Waits()),))
+    assert d.verify(timeout=0.3).steps[0].status == "ok"
+
+
+def test_a_cited_derivation_keeps_the_citing_steps_budget() -> None:
+    """The cited derivation's own (larger) limit does not reset the citing step's limit."""
+    x = sp.Symbol("x", real=True)
+
+    class Slow(Algebra):
+        def run(self, claim, ctx):  # type: ignore[no-untyped-def]
+            _busy(3.0)
+            return super().run(claim, ctx)
+
+    inner = Derivation(
+        name="t/inner", title="t", steps=(Step(lhs=x, rhs=x, reason="r", check=Slow()),)
+    )
+
+    class CitesSlowly(Algebra):
+        def run(self, claim, ctx):  # type: ignore[no-untyped-def]
+            inner.verify(timeout=60)  # would take 3 s of CPU
+            _busy(3.0)
+            return super().run(claim, ctx)
+
+    outer = Derivation(
+        name="t/outer", title="t", steps=(Step(lhs=x, rhs=x, reason="r", check=CitesSlowly()),)
+    )
+    report = outer.verify(timeout=0.5)
+    assert report.steps[0].status == "unchecked"
+    assert report.steps[0].seconds < 2.0
 
 
 def test_results_are_reusable() -> None:

@@ -1766,11 +1766,40 @@ def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> FArr:
     def k(xp: F64, lam: F64) -> F64:
         # KL = [p log(p/lam) - p + lam] + [(1-p) log(1-p) - (1-p) + 1]: both >= 0
         pr, pcr = _pair_from(np.atleast_1d(xp), gp)
-        pr, pcr, lam = np.broadcast_arrays(pr, pcr, np.atleast_1d(lam))
+        xp, pr, pcr, lam = np.broadcast_arrays(np.atleast_1d(xp), pr, pcr, np.atleast_1d(lam))
         log_pc = np.where(pr < 0.5, np.log1p(-np.minimum(pr, 0.5)), np.log(pcr))
-        return S.kl_atom(pr, lam, pr - lam) + S.q_k(np.ones_like(pr), pcr, log_pc)
+        return S.kl_atom(pr, lam, _sigmoid_minus(xp, pr, lam)) + S.q_k(
+            np.ones_like(pr), pcr, log_pc
+        )
 
     return _scalar_pair(k, p, q, p.probs if gp == "probs" else p.logits, q.rate)
+
+
+#: Whether NumPy's long double is wider than float64 (x86: 64-bit significand).
+_WIDE = bool(np.finfo(np.longdouble).eps < np.finfo(np.float64).eps)
+
+
+def _sigmoid_minus(logits: F64, p: F64, lam: F64) -> F64:
+    """Return ``sigmoid(logits) - lam`` where ``p`` is ``sigmoid(logits)`` rounded.
+
+    The rounding of ``p`` (and of ``exp`` inside it) is an error of about 1e-16 p; in
+    ``p - lam`` with ``lam`` close to ``p`` it becomes a relative error of
+    1e-16 p / |p - lam| (1.7e-11 at logits -26.7 with lam within 3e-6 of p). Where
+    ``|p - lam| < p / 100`` the difference is formed from the logits in long double
+    (1e-19 relative on x86), which keeps it to 1e-12 down to ``|p - lam| ~ 1e-7 p``.
+    Platforms whose long double is float64 get the plain difference.
+    """
+    d = p - lam
+    near = np.abs(d) < 0.01 * p
+    if _WIDE and near.any():
+        idx = np.flatnonzero(near)
+        ld = np.asarray(logits.reshape(-1)[idx], dtype=np.longdouble)
+        p_ld = 1 / (1 + np.exp(-ld))
+        d = d.copy()
+        d.reshape(-1)[idx] = (p_ld - np.asarray(lam.reshape(-1)[idx], np.longdouble)).astype(
+            np.float64
+        )
+    return d
 
 
 @register_kl(Beta, Uniform, source=_PENNY + " (Uniform(0, 1) = Beta(1, 1))")

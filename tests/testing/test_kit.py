@@ -209,6 +209,7 @@ ENTROPY_FAMILIES = (
     "normal",
     "pareto",
     "uniform",
+    "weibull",
 )
 
 
@@ -218,7 +219,8 @@ def test_entropy_in_the_extreme_region(family: str) -> None:
 
     Found by this check when it gained the region: Gamma returned 9.6e52 for an entropy
     of -389 (a = 5e66), Beta 1.3e92 for -123 and NaN past 1e154, Pareto +inf for 2.6e115
-    (log(scale / alpha) overflowed); each is pinned below.
+    (log(scale / alpha) overflowed), Weibull +inf for -5e137 (log(scale / k)); each is
+    pinned below.
     """
     report = check_entropy(klproof.entropy, family, n=300, region="extreme")
     assert report.passed, str(report)
@@ -235,6 +237,7 @@ def test_entropy_in_the_extreme_region(family: str) -> None:
         ("beta", {"concentration1": 1e200, "concentration0": 3e160}),
         ("pareto", {"scale": 2.8435172985500986e277, "alpha": 3.8342985343123214e-116}),
         ("pareto", {"scale": 5.3819121974448196e-253, "alpha": 2.309743985410855e65}),
+        ("weibull", {"scale": 1.3e181, "concentration": 1.2e-138}),
     ],
 )
 def test_entropy_pinned_extremes(family: str, params: dict[str, float]) -> None:

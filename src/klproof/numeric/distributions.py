@@ -592,7 +592,9 @@ class Weibull(Distribution):
 
     def _entropy(self) -> F64:
         lam, k = _f(self.scale), _f(self.concentration)
-        return EULER_GAMMA * (1 - 1 / k) + np.log(lam / k) + 1
+        # log(scale) - log(k), not log(scale / k): the ratio overflows (scale 1e181 over
+        # k 1e-138 gave +inf for an entropy of -5e137)
+        return np.asarray(EULER_GAMMA * (1 - 1 / k) + (np.log(lam) - np.log(k)) + 1, np.float64)
 
     def _mean(self) -> F64:
         sp = _special()

@@ -90,7 +90,45 @@ class KLCatalogueDirective(SphinxDirective):
         out: list[nodes.Node] = [self._summary(pairs(), numeric)]
         for pair in pairs():
             out.append(self._pair(pair, numeric.get(pair.id)))
+        out.extend(self._infinite())
         return out
+
+    def _infinite(self) -> list[nodes.Node]:
+        """The family pairs whose KL is +inf for every parameter value, by p's family."""
+        from klproof.symbolic.kl.mismatch import mismatched  # noqa: PLC0415 - as pairs()
+
+        by_p: dict[str, list[str]] = {}
+        for p, q in sorted(mismatched()):
+            by_p.setdefault(p, []).append(q)
+        title = "KL = +∞ for every parameter value"
+        section: list[nodes.Node] = [nodes.rubric(title, title, classes=["klproof-pair-title"])]
+        intro = (
+            f"{sum(map(len, by_p.values()))} family pairs, found by comparing the two "
+            "supports at symbolic parameters: a set with positive mass under p and none "
+            "under q, checked by the support-mismatch rule (one-step derivations "
+            "kl/<p>/<q>; follow a link to read one). klproof.kl_divergence returns inf "
+            "for each of them."
+        )
+        section.append(nodes.paragraph(intro, intro))
+        table = nodes.table(classes=["klproof-catalogue-summary"])
+        group = nodes.tgroup(cols=2)
+        table += group
+        for width in (25, 75):
+            group += nodes.colspec(colwidth=width)
+        head = nodes.thead()
+        group += head
+        head += _row(["p", "q with KL(p ‖ q) = +∞"])
+        body = nodes.tbody()
+        group += body
+        for p, qs in by_p.items():
+            links = nodes.paragraph()
+            for i, q in enumerate(qs):
+                if i:
+                    links += nodes.Text(", ")
+                links += derivation_link(self.env, f"kl/{p}/{q}", _family_title(q))
+            body += _row([_family_title(p), links])
+        section.append(table)
+        return section
 
     def _summary(self, all_pairs: list[Any], numeric: dict[str, Any]) -> nodes.table:
         table = nodes.table(classes=["klproof-catalogue-summary"])

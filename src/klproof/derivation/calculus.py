@@ -430,7 +430,7 @@ class Memo(Check):
     inner: Check
 
     @property
-    def label(self) -> str:  # type: ignore[override]
+    def label(self) -> str:  # type: ignore[override]  # Check.label is a class attribute; Memo reports its inner check's
         """The inner check's label."""
         return self.inner.label
 

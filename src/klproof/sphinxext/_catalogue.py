@@ -23,6 +23,7 @@ from klproof.derivation.ops import latex
 from klproof.sphinxext._directives import derivation_link
 from klproof.sphinxext._render import MAX_ROW_WIDTH, split_sum, visual_width
 from klproof.symbolic.kl import pairs
+from klproof.symbolic.kl.mismatch import mismatched
 
 __all__ = ["KLCatalogueDirective", "pair_lhs_latex"]
 
@@ -95,8 +96,6 @@ class KLCatalogueDirective(SphinxDirective):
 
     def _infinite(self) -> list[nodes.Node]:
         """The family pairs whose KL is +inf for every parameter value, by p's family."""
-        from klproof.symbolic.kl.mismatch import mismatched  # noqa: PLC0415 - as pairs()
-
         by_p: dict[str, list[str]] = {}
         for p, q in sorted(mismatched()):
             by_p.setdefault(p, []).append(q)

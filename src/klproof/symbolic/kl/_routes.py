@@ -13,6 +13,7 @@ r"""Builders of the route derivations, shared by every pair of the catalogue.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
@@ -33,6 +34,10 @@ from klproof.symbolic.families import Family
 from klproof.symbolic.kl._checks import Instance, Leibniz, Memo, Using
 
 __all__ = [
+    "FINITE_SUM",
+    "INTEGRAL_OR_SUM",
+    "ITERATED_INTEGRAL",
+    "Aggregator",
     "LemmaBuilder",
     "Moments",
     "bregman_route",
@@ -234,6 +239,35 @@ def _dot(a: Sequence[Any], b: Sequence[Any]) -> Any:
     return sp.Add(*(u * v for u, v in zip(a, b, strict=True)))
 
 
+@dataclass(frozen=True)
+class Aggregator:
+    r"""How :func:`bregman_route` writes an expectation over p's support, and its words.
+
+    ``of(expr, lim)`` is the integral or sum of ``expr`` over ``lim`` (what
+    ``p.limits(x)`` returns); ``linearity`` names the rule that splits it;
+    ``differentiate(i)`` is the reason for moving :math:`\partial / \partial\eta_i` inside.
+    """
+
+    of: Callable[[Any, Any], Any] = agg
+    linearity: str = "linearity of the integral"
+    differentiate: Callable[[int], str] = lambda i: (
+        "differentiate Z under the integral sign (interior of the natural "
+        f"parameter space) in η_{i}"
+    )
+
+
+#: The default: an integral over a real variable, a sum over an integer one.
+INTEGRAL_OR_SUM = Aggregator()
+#: A sum over a finite support, differentiated term by term.
+FINITE_SUM = Aggregator(
+    of=sp.Sum,
+    linearity="linearity of the sum",
+    differentiate=lambda i: rf"differentiate $Z$ in $\eta_{{{i}}}$ term by term (a finite sum)",
+)
+#: An iterated integral; ``lim`` is a tuple of limits, innermost first.
+ITERATED_INTEGRAL = Aggregator(of=lambda expr, lims: sp.Integral(expr, *lims))
+
+
 def bregman_route(
     name: str,
     p: Family,
@@ -244,6 +278,13 @@ def bregman_route(
     references: tuple[str, ...] = (),
     normaliser_lemma: LemmaBuilder | None = None,
     normaliser_check: Check | None = None,
+    eta: tuple[Any, ...] | None = None,
+    aggregator: Aggregator = INTEGRAL_OR_SUM,
+    pointwise: Check | None = None,
+    derivative: Callable[[Any, Any], Any] = sp.diff,
+    symbols: tuple[Any, ...] = (),
+    conditions: tuple[Any, ...] = (),
+    summary: str | None = None,
 ) -> Derivation:
     r"""KL between two members of one exponential family by the Bregman form.
 
@@ -251,23 +292,32 @@ def bregman_route(
     chain); :math:`\int T_i h e^{\eta\cdot T} = \partial_i Z` by differentiation under
     the integral sign; both instantiated at :math:`\eta(\theta_p)`. Then
     :math:`\mathrm{KL} = A(\eta_q) - A(\eta_p) - \langle \eta_q - \eta_p, \nabla A(\eta_p)\rangle`.
+
+    ``eta`` names the natural parameters (default: the family's :meth:`eta_symbols`);
+    ``aggregator`` says how the integral over the support is written (a sum over a
+    finite support, an iterated integral, …); ``pointwise`` checks the exponential-family
+    form and the log-ratio (default :class:`~klproof.derivation.Algebra`; a check on each
+    point of the support where SymPy cannot expand the logarithms alone); ``derivative``
+    writes :math:`\partial Z / \partial \eta_i` (default ``sp.diff``; a factored form reads
+    better where :math:`Z` is a ratio of Gamma functions). ``symbols`` and
+    ``conditions`` are added to the derivation's; ``summary`` replaces the default.
     """
-    fam = type(p)
     x = p.variable
     lim = p.limits(x)
-    eta = fam.eta_symbols()
+    eta = type(p).eta_symbols() if eta is None else eta
+    total = aggregator.of
     eta_p, eta_q = p.natural(), q.natural()
     z_eta = p.normaliser_of(eta)
     unnorm = p.unnormalised(eta, x)
-    z_int = agg(unnorm, lim)
+    z_int = total(unnorm, lim)
     steps: list[Step] = []
     extra_conditions: list[Any] = []
     if p.discrete and normaliser_lemma is None:
         steps += _geometric_normaliser(p, eta, lim, z_int, z_eta, extra_conditions)
     elif normaliser_lemma is not None:
         steps += normaliser_lemma(unnorm, lim)
-        if steps[-1].rhs != z_eta:
-            raise ValueError(f"{name}: the normaliser lemma does not end at Z(eta)")
+        if steps[-1].rhs != z_eta or _chain_lhs(steps) != z_int:
+            raise ValueError(f"{name}: the normaliser lemma does not go from ∫ h e^(η·T) to Z(η)")
     else:
         steps.append(
             Step(
@@ -281,14 +331,13 @@ def bregman_route(
     stats = p.statistics(x)
     m_facts = []
     for i, (e, t) in enumerate(zip(eta, stats, strict=True)):
-        m_int = agg(t * unnorm, lim)
-        dz = sp.diff(z_eta, e)
+        m_int = total(t * unnorm, lim)
+        dz = derivative(z_eta, e)
         steps += [
             Step(
                 lhs=m_int,
                 rhs=sp.Derivative(z_int, e),
-                reason=f"differentiate Z under the integral sign (interior of the natural "
-                f"parameter space) in η_{i + 1}",
+                reason=aggregator.differentiate(i + 1),
                 check=Memo(Leibniz()),
             ),
             Step(
@@ -316,7 +365,6 @@ def bregman_route(
     pl, ql = p.label("p", x), q.label("q", x)
     kl = KL(pl, ql, lim)
     z_p = z_eta.subs(dict(subs))
-    a = sp.Symbol("A")
     a_p = Labelled(sp.Symbol(r"A(\eta_p)"), p.log_normaliser_of(eta_p))
     a_q = Labelled(sp.Symbol(r"A(\eta_q)"), q.log_normaliser_of(eta_q))
     grads = [
@@ -326,15 +374,14 @@ def bregman_route(
         )
         for i, e in enumerate(eta)
     ]
-    del a
     unnorm_p = unnorm.subs(dict(subs))  # the same form as in the instantiated lemmas
     diffs = [ep - eq for ep, eq in zip(eta_p, eta_q, strict=True)]
     log_ratio = sp.Add(*(d * t for d, t in zip(diffs, stats, strict=True))) + a_q - a_p
     ratio_fact = sp.Eq(sp.log(pl) - sp.log(ql), log_ratio, evaluate=False)
     density_fact = sp.Eq(pl, unnorm_p / z_p, evaluate=False)
-    split = sp.Add(*(d * agg(pl * t, lim) for d, t in zip(diffs, stats, strict=True))) + (
+    split = sp.Add(*(d * total(pl * t, lim) for d, t in zip(diffs, stats, strict=True))) + (
         a_q - a_p
-    ) * agg(pl, lim)
+    ) * total(pl, lim)
     expanded = (
         sp.Add(*(d * f.lhs / z_p for d, f in zip(diffs, inst_facts[1:], strict=True)))
         + (a_q - a_p) * inst_facts[0].lhs / z_p
@@ -349,26 +396,26 @@ def bregman_route(
             lhs=pl,
             rhs=unnorm_p / z_p,
             reason="p in exponential-family form",
-            check=Algebra(),
+            check=pointwise or Algebra(),
         ),
         Step(
             lhs=sp.log(pl) - sp.log(ql),
             rhs=log_ratio,
             reason="the log-ratio in exponential-family form",
-            check=Algebra(),
+            check=pointwise or Algebra(),
         ),
         Step(
             lhs=kl,
-            rhs=agg(pl * (sp.log(pl) - sp.log(ql)), lim),
+            rhs=total(pl * (sp.log(pl) - sp.log(ql)), lim),
             reason="definition of the KL divergence",
             check=Rule("definition"),
         ),
         Step(
-            rhs=agg(pl * log_ratio, lim),
+            rhs=total(pl * log_ratio, lim),
             reason="the log-ratio lemma",
             check=Using("log-ratio", (ratio_fact,)),
         ),
-        Step(rhs=split, reason="linearity", check=Rule("linearity of the integral")),
+        Step(rhs=split, reason="linearity", check=Rule(aggregator.linearity)),
         Step(
             rhs=expanded,
             reason="p in exponential-family form",
@@ -386,9 +433,10 @@ def bregman_route(
         name=name,
         title=title,
         steps=tuple(steps),
-        symbols=(*_symbols(p, q), *eta),
-        conditions=(*_conditions(p, q), *extra_conditions),
-        summary=(
+        symbols=(*_symbols(p, q), *eta, *symbols),
+        conditions=(*(conditions or _conditions(p, q)), *extra_conditions),
+        summary=summary
+        or (
             "The exponential-family route: the normaliser is evaluated once from the density; "
             "the mean of each sufficient statistic is its derivative; KL is the Bregman "
             "divergence of the log-normaliser A."

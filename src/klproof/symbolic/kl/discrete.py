@@ -38,7 +38,7 @@ from klproof.derivation import (
 from klproof.derivation.ops import rewrite_operators, unfold
 from klproof.symbolic.families import Binomial, Categorical
 from klproof.symbolic.kl._checks import Instance, Leibniz, Memo, Using
-from klproof.symbolic.kl._routes import symbols_of
+from klproof.symbolic.kl._routes import FINITE_SUM, bregman_route, symbols_of
 from klproof.symbolic.kl.catalogue import SPECS, PairSpec, _spec
 from klproof.symbolic.kl.forms import FORMS, substitution_route
 from klproof.symbolic.registry import get, register
@@ -275,143 +275,36 @@ def _categorical_bregman(name: str, s: PairSpec, *, title: str, references: tupl
     r"""KL(p ‖ q) by the Bregman form of :math:`A(\eta) = \log \sum_i e^{\eta_i}`."""
     p, q = _categoricals(s)
     k = p.variable
-    lim = p.limits(k)
-    big_k = p.K
     if p.logits is None or q.logits is None:
         raise TypeError("the Bregman route is written in the logits (natural parameters)")
-    on_support = OnSupport(k, tuple(sp.Integer(i) for i in range(big_k)))
-    eta = tuple(sp.Symbol(f"eta_{i + 1}", real=True) for i in range(big_k))
-    stats = p.statistics(k)
-    unnorm = sp.exp(sp.Add(*(e * t for e, t in zip(eta, stats, strict=True))))
-    z = Categorical.normaliser(eta)
-    z_sum = sp.Sum(unnorm, lim)
-    z_fact = sp.Eq(z_sum, z, evaluate=False)
-    steps: list[Step] = [
-        Step(
-            lhs=z_sum,
-            rhs=z,
-            reason=r"the normaliser $Z(\eta) = \sum_k e^{\eta \cdot T(k)}$, summed over the "
-            "categories",
-            check=Memo(Evaluate()),
-        )
-    ]
-    m_facts = []
-    for i, (e, t) in enumerate(zip(eta, stats, strict=True)):
-        m_sum = sp.Sum(t * unnorm, lim)
-        dz = sp.diff(z, e)
-        steps += [
+    eta = tuple(sp.Symbol(f"eta_{i + 1}", real=True) for i in range(p.K))
+
+    def normaliser(unnorm: Any, lim: tuple[Any, Any, Any]) -> list[Step]:
+        return [
             Step(
-                lhs=m_sum,
-                rhs=sp.Derivative(z_sum, e),
-                reason=rf"differentiate $Z$ in $\eta_{{{i + 1}}}$ term by term (a finite sum)",
-                check=Memo(Leibniz()),
-            ),
-            Step(
-                rhs=sp.Derivative(z, e), reason="the normaliser lemma", check=Using("Z", (z_fact,))
-            ),
-            Step(rhs=dz, reason="differentiate", check=Memo(Evaluate())),
-        ]
-        m_facts.append(sp.Eq(m_sum, dz, evaluate=False))
-    eta_p, eta_q = p.natural(), q.natural()
-    subs = tuple(zip(eta, eta_p, strict=True))
-    inst = []
-    for fact in (z_fact, *m_facts):
-        lhs, rhs = fact.lhs.subs(dict(subs)), fact.rhs.subs(dict(subs))
-        steps.append(
-            Step(
-                lhs=lhs,
-                rhs=rhs,
-                reason="at the natural parameters of p",
-                check=Instance(fact, subs),
+                lhs=sp.Sum(unnorm, lim),
+                rhs=Categorical.normaliser(eta),
+                reason=r"the normaliser $Z(\eta) = \sum_k e^{\eta \cdot T(k)}$, summed over the "
+                "categories",
+                check=Memo(Evaluate()),
             )
-        )
-        inst.append(sp.Eq(lhs, rhs, evaluate=False))
-    pl, ql = p.label("p", k), q.label("q", k)
-    a_p = Labelled(sp.Symbol(r"A(\eta_p)"), sp.log(Categorical.normaliser(eta_p)))
-    a_q = Labelled(sp.Symbol(r"A(\eta_q)"), sp.log(Categorical.normaliser(eta_q)))
-    grads = [
-        Labelled(
-            sp.Symbol(rf"\partial_{{{i + 1}}} A(\eta_p)"),
-            sp.diff(sp.log(z), e).subs(dict(subs)),
-        )
-        for i, e in enumerate(eta)
-    ]
-    unnorm_p = unnorm.subs(dict(subs))
-    z_p = z.subs(dict(subs))
-    diffs = [ep - eq for ep, eq in zip(eta_p, eta_q, strict=True)]
-    log_ratio = sp.Add(*(d * t for d, t in zip(diffs, stats, strict=True))) + a_q - a_p
-    density_fact = sp.Eq(pl, unnorm_p / z_p, evaluate=False)
-    ratio_fact = sp.Eq(sp.log(pl) - sp.log(ql), log_ratio, evaluate=False)
-    split = sp.Add(*(d * sp.Sum(pl * t, lim) for d, t in zip(diffs, stats, strict=True))) + (
-        a_q - a_p
-    ) * sp.Sum(pl, lim)
-    expanded = (
-        sp.Add(*(d * f.lhs / z_p for d, f in zip(diffs, inst[1:], strict=True)))
-        + (a_q - a_p) * inst[0].lhs / z_p
-    )
-    values = (
-        sp.Add(*(d * f.rhs / z_p for d, f in zip(diffs, inst[1:], strict=True)))
-        + (a_q - a_p) * inst[0].rhs / z_p
-    )
-    bregman = (
-        a_q - a_p - sp.Add(*((eq - ep) * g for ep, eq, g in zip(eta_p, eta_q, grads, strict=True)))
-    )
-    steps += [
-        Step(
-            lhs=pl,
-            rhs=unnorm_p / z_p,
-            reason="p in exponential-family form (the softmax of its logits)",
-            check=on_support,
-        ),
-        Step(
-            lhs=sp.log(pl) - sp.log(ql),
-            rhs=log_ratio,
-            reason="the log-ratio in exponential-family form: log-softmax",
-            check=on_support,
-        ),
-        Step(
-            lhs=_categorical_lhs(p, q),
-            rhs=sp.Sum(pl * (sp.log(pl) - sp.log(ql)), lim),
-            reason="definition of the KL divergence",
-            check=Rule("definition"),
-        ),
-        Step(
-            rhs=sp.Sum(pl * log_ratio, lim),
-            reason="the log-ratio lemma",
-            check=Using("log-ratio", (ratio_fact,)),
-        ),
-        Step(rhs=split, reason="linearity", check=Rule("linearity of the sum")),
-        Step(
-            rhs=expanded,
-            reason="p in exponential-family form",
-            check=Using("exponential-family form", (density_fact,)),
-        ),
-        Step(
-            rhs=values,
-            reason=r"the normaliser and its derivatives at $\eta_p$",
-            check=Using("lemmas", tuple(inst)),
-        ),
-        Step(
-            rhs=bregman,
-            reason=r"$\partial_i A = \partial_i Z / Z$: the Bregman form",
-            check=Algebra(),
-        ),
-        Step(
-            rhs=s.closed,
-            reason="collect terms",
-            check=Algebra(),
-        ),
-    ]
-    return Derivation(
-        name=name,
+        ]
+
+    return bregman_route(
+        name,
+        p,
+        q,
+        s.closed,
         title=title,
-        steps=tuple(steps),
-        symbols=(*symbols_of(p, q), *eta),
+        references=references,
+        normaliser_lemma=normaliser,
+        eta=eta,
+        aggregator=FINITE_SUM,
+        pointwise=OnSupport(k, tuple(sp.Integer(i) for i in range(p.K))),
         summary=r"The exponential-family route: the logits are the natural parameters, "
         r"statistics $T_i(k) = \delta_{k, i-1}$, the normaliser summed from the "
         r"mass function and its gradient (the softmax) by differentiating it; KL is the "
         r"Bregman divergence of $A = \log Z$.",
-        references=references,
     )
 
 

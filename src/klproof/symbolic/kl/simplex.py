@@ -32,7 +32,6 @@ from klproof.derivation import (
     Derivation,
     Entropy,
     Evaluate,
-    Labelled,
     Outcome,
     Rule,
     Step,
@@ -40,7 +39,7 @@ from klproof.derivation import (
 from klproof.derivation.ops import unfold
 from klproof.symbolic.families import Dirichlet
 from klproof.symbolic.kl._checks import Instance, Integrate, Leibniz, Memo, Using
-from klproof.symbolic.kl._routes import symbols_of
+from klproof.symbolic.kl._routes import ITERATED_INTEGRAL, bregman_route, symbols_of
 from klproof.symbolic.kl.catalogue import PairSpec, _spec
 from klproof.symbolic.registry import register
 
@@ -244,121 +243,25 @@ def _log_ratio(p: Dirichlet, q: Dirichlet, constant: Any) -> tuple[Any, Any, Ste
 def _dirichlet_bregman(name: str, s: PairSpec, *, title: str, references: tuple[str, ...]) -> Any:
     r"""KL by the Bregman form of :math:`A(\eta) = \sum_i \log\Gamma(\eta_i) - \log\Gamma(\eta_0)`."""
     p, q = _dirichlets(s)
-    x = p.variable
-    lim = p.limits()
     eta = tuple(sp.Symbol(f"eta_{i + 1}", positive=True) for i in range(p.K))
-    steps, z_fact = _normaliser_steps(p, eta)
-    z_int, z = z_fact.lhs, z_fact.rhs
-    kernel = _kernel(p, eta, x)
-    stats = p.statistics(x)
-    m_facts = []
-    for i, (e, t) in enumerate(zip(eta, stats, strict=True)):
-        m_int = _integral(t * kernel, lim)
-        dz = z * (sp.digamma(e) - sp.digamma(sp.Add(*eta)))
-        steps += [
-            Step(
-                lhs=m_int,
-                rhs=sp.Derivative(z_int, e),
-                reason=rf"differentiate $Z$ under the integral sign in $\eta_{{{i + 1}}}$ "
-                "(interior of the natural parameter space)",
-                check=Memo(Leibniz()),
-            ),
-            Step(
-                rhs=sp.Derivative(z, e), reason="the normaliser lemma", check=Using("Z", (z_fact,))
-            ),
-            Step(
-                rhs=dz,
-                reason=r"differentiate: $\Gamma' = \Gamma \psi$",
-                check=Memo(Evaluate()),
-            ),
-        ]
-        m_facts.append(sp.Eq(m_int, dz, evaluate=False))
-    eta_p, eta_q = p.natural(), q.natural()
-    subs = tuple(zip(eta, eta_p, strict=True))
-    inst = []
-    for fact in (z_fact, *m_facts):
-        lhs, rhs = fact.lhs.subs(dict(subs)), fact.rhs.subs(dict(subs))
-        steps.append(
-            Step(
-                lhs=lhs,
-                rhs=rhs,
-                reason="at the natural parameters of p",
-                check=Instance(fact, subs),
-            )
-        )
-        inst.append(sp.Eq(lhs, rhs, evaluate=False))
-    pl, ql = p.label("p"), q.label("q")
-    a_p = Labelled(sp.Symbol(r"A(\eta_p)"), sp.log(Dirichlet.normaliser(eta_p)))
-    a_q = Labelled(sp.Symbol(r"A(\eta_q)"), sp.log(Dirichlet.normaliser(eta_q)))
-    grads = [
-        Labelled(
-            sp.Symbol(rf"\partial_{{{i + 1}}} A(\eta_p)"),
-            sp.diff(sp.expand_log(sp.log(z), force=True), e).subs(dict(subs)),
-        )
-        for i, e in enumerate(eta)
-    ]
-    kernel_p = kernel.subs(dict(subs))
-    z_p = z.subs(dict(subs))
-    diffs = [ep - eq for ep, eq in zip(eta_p, eta_q, strict=True)]
-    log_ratio, ratio_fact, ratio_step = _log_ratio(p, q, a_q - a_p)
-    density_fact = sp.Eq(pl, kernel_p / z_p, evaluate=False)
-    split = sp.Add(*(d * _integral(pl * t, lim) for d, t in zip(diffs, stats, strict=True))) + (
-        a_q - a_p
-    ) * _integral(pl, lim)
-    expanded = (
-        sp.Add(*(d * f.lhs / z_p for d, f in zip(diffs, inst[1:], strict=True)))
-        + (a_q - a_p) * inst[0].lhs / z_p
-    )
-    values = (
-        sp.Add(*(d * f.rhs / z_p for d, f in zip(diffs, inst[1:], strict=True)))
-        + (a_q - a_p) * inst[0].rhs / z_p
-    )
-    bregman = (
-        a_q - a_p - sp.Add(*((eq - ep) * g for ep, eq, g in zip(eta_p, eta_q, grads, strict=True)))
-    )
-    steps += [
-        Step(lhs=pl, rhs=kernel_p / z_p, reason="p in exponential-family form", check=Algebra()),
-        ratio_step,
-        Step(
-            lhs=_dirichlet_lhs(p, q),
-            rhs=_integral(pl * (sp.log(pl) - sp.log(ql)), lim),
-            reason="definition of the KL divergence",
-            check=Rule("definition"),
-        ),
-        Step(
-            rhs=_integral(pl * log_ratio, lim),
-            reason="the log-ratio lemma",
-            check=Using("log-ratio", (ratio_fact,)),
-        ),
-        Step(rhs=split, reason="linearity", check=Rule("linearity of the integral")),
-        Step(
-            rhs=expanded,
-            reason="p in exponential-family form",
-            check=Using("exponential-family form", (density_fact,)),
-        ),
-        Step(
-            rhs=values,
-            reason=r"the normaliser and its derivatives at $\eta_p$",
-            check=Using("lemmas", tuple(inst)),
-        ),
-        Step(
-            rhs=bregman,
-            reason=r"$\partial_i A = \partial_i Z / Z$: the Bregman form",
-            check=Algebra(),
-        ),
-        Step(rhs=s.closed, reason="collect terms", check=Algebra()),
-    ]
-    return Derivation(
-        name=name,
+    return bregman_route(
+        name,
+        p,
+        q,
+        s.closed,
         title=title,
-        steps=tuple(steps),
-        symbols=(*symbols_of(p, q), *eta, *x),
+        references=references,
+        normaliser_lemma=lambda unnorm, lim: _normaliser_steps(p, eta)[0],
+        eta=eta,
+        aggregator=ITERATED_INTEGRAL,
+        pointwise=OnSimplex(tuple(p.variable)),
+        derivative=lambda z, e: sp.factor_terms(sp.diff(z, e)),  # Γ' = Γψ: Z (ψ(η_i) − ψ(η_0))
+        symbols=tuple(p.variable),
         conditions=_conditions(p),
         summary=r"The exponential-family route: $T_i = \log x_i$, the normaliser (the "
         r"multivariate Beta integral) by iterated integration over the simplex, its "
         r"gradient by differentiating under the integral sign; KL is the Bregman "
         r"divergence of $A = \log Z$.",
-        references=references,
     )
 
 

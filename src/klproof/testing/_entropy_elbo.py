@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from klproof.testing import _families as F
 from klproof.testing._check import RTOL, CheckReport, _Accumulator, _lookup, _numeric_class
+from klproof.testing._reference import MAX_DPS, adaptive
 
 __all__ = ["check_elbo", "check_entropy"]
 
@@ -133,22 +134,15 @@ def _derived_entropy(family: str) -> Callable[[Mapping[str, Any]], Any] | None:
             for name, v in params.items()
             if float(v) != 0.0
         ]
-        dps = 40 + int(max(mags, default=0.0))
-        while dps <= _MAX_DPS:
-            with mp.workdps(dps):
-                a = fn(*args())
-            with mp.workdps(dps + 30):
-                b = fn(*args())
-                if abs(a - b) <= mp.mpf(10) ** (-25) * max(abs(b), 1):
-                    return +b
-            dps *= 2
-        raise ArithmeticError(f"entropy/{family}: no agreement at {_MAX_DPS} digits at {params}")
+        return adaptive(
+            fn,
+            args,
+            40 + int(max(mags, default=0.0)),
+            floor=1,
+            failure=lambda: f"entropy/{family}: no agreement at {MAX_DPS} digits at {params}",
+        )
 
     return reference
-
-
-#: Largest working precision tried by the derived reference, in decimal digits.
-_MAX_DPS = 4000
 
 
 def _integrate(logpdf: Callable[[Any], Any], lo: Any, hi: Any, numeric: Any) -> Any:

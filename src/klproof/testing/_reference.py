@@ -22,7 +22,7 @@ import mpmath as mp
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["PairReference", "pair_reference", "to_float"]
+__all__ = ["PairReference", "adaptive", "pair_reference", "to_float"]
 
 #: Digits the two evaluations must agree to before a value is accepted.
 AGREE_DIGITS = 25
@@ -157,34 +157,76 @@ class PairReference:
         """KL(p ‖ q) as an ``mpf`` (``+inf`` when infinite), accurate to 25 digits."""
         mags = [_digits(v, logit=k == "logits") for d in (p, q) for k, v in d.items()]
         mags_max = int(max(mags, default=0.0))
-        dps = 40 + mags_max
-        while True:
-            try:
-                with mp.workdps(dps):
-                    args = self.args(p, q)
-                    if any(_isnan(a) for a in args):
-                        raise ValueError(f"{self.id}: NaN parameter in p={p!r}, q={q!r}")
-                    if not self.finite(*args):
-                        return mp.inf
-                    a = self.function(*args)
-                with mp.workdps(dps + 30):
-                    b = self.function(*self.args(p, q))
-                    if abs(a) < _NEGLIGIBLE and abs(b) < _NEGLIGIBLE:
-                        if dps >= ZERO_DPS + 2 * mags_max:
-                            return mp.mpf(0)  # rounds to 0 in every float format
-                        if self.same_family and _same_params(p, q):
-                            return mp.mpf(0)  # KL(p, p) = 0 by definition
-                        dps = max(dps, ZERO_DPS + 2 * mags_max) // 2  # doubled below
-                    elif abs(a - b) <= abs(b) * mp.mpf(10) ** (-AGREE_DIGITS):
-                        return +b
-            except ZeroDivisionError:
-                pass  # a difference such as 1 - probs rounded to 0: more digits
-            dps *= 2
-            if dps > MAX_DPS:
-                raise ArithmeticError(
-                    f"{self.id}: the reference did not converge at {MAX_DPS} digits "
-                    f"for p={dict(p)!r}, q={dict(q)!r}"
-                )
+
+        def settle(args: list[Any]) -> Any:
+            if any(_isnan(a) for a in args):
+                raise ValueError(f"{self.id}: NaN parameter in p={p!r}, q={q!r}")
+            return None if self.finite(*args) else mp.inf
+
+        def negligible(dps: int) -> int | None:
+            if dps >= ZERO_DPS + 2 * mags_max:
+                return None  # rounds to 0 in every float format
+            if self.same_family and _same_params(p, q):
+                return None  # KL(p, p) = 0 by definition
+            return max(dps, ZERO_DPS + 2 * mags_max) // 2  # doubled next
+
+        return adaptive(
+            self.function,
+            lambda: self.args(p, q),
+            40 + mags_max,
+            settle=settle,
+            negligible=negligible,
+            failure=lambda: (
+                f"{self.id}: the reference did not converge at {MAX_DPS} digits "
+                f"for p={dict(p)!r}, q={dict(q)!r}"
+            ),
+        )
+
+
+def adaptive(
+    function: Callable[..., Any],
+    args: Callable[[], list[Any]],
+    dps: int,
+    *,
+    failure: Callable[[], str],
+    floor: Any = 0,
+    settle: Callable[[list[Any]], Any] | None = None,
+    negligible: Callable[[int], int | None] | None = None,
+) -> Any:
+    """``function(*args())`` to :data:`AGREE_DIGITS` digits, the working precision adapted.
+
+    Evaluated at ``dps`` and ``dps + 30`` digits (``args`` is called at each, so the
+    inputs are formed at that precision); ``dps`` is doubled until the two values agree
+    to :data:`AGREE_DIGITS` digits relative to ``max(|value|, floor)``, and an
+    ``ArithmeticError`` with the message ``failure()`` is raised beyond :data:`MAX_DPS`.
+    A ``ZeroDivisionError`` (a difference rounded to 0) means more digits.
+
+    ``settle(args)``, at the first precision of each round, may decide the value before
+    the evaluation (by returning it, or by raising); ``None`` goes on. ``negligible(dps)``
+    is asked when both values are below ``1e-400``: ``None`` accepts 0, an ``int`` is the
+    precision to double next. Without it such values are compared like any other.
+    """
+    while True:
+        try:
+            with mp.workdps(dps):
+                inputs = args()
+                if settle is not None and (decided := settle(inputs)) is not None:
+                    return decided
+                a = function(*inputs)
+            with mp.workdps(dps + 30):
+                b = function(*args())
+                if negligible is not None and abs(a) < _NEGLIGIBLE and abs(b) < _NEGLIGIBLE:
+                    again = negligible(dps)
+                    if again is None:
+                        return mp.mpf(0)
+                    dps = again
+                elif abs(a - b) <= max(abs(b), floor) * mp.mpf(10) ** (-AGREE_DIGITS):
+                    return +b
+        except ZeroDivisionError:
+            pass
+        dps *= 2
+        if dps > MAX_DPS:
+            raise ArithmeticError(failure())
 
 
 def _sympy_nan() -> Any:

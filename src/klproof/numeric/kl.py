@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from klproof.numeric import _misc_kernels as MK
 from klproof.numeric import _special as S
 from klproof.numeric._mismatch import INFINITE_PAIRS
 from klproof.numeric.distributions import (
@@ -525,22 +526,6 @@ def _k_uniform(l1: F64, h1: F64, l2: F64, h2: F64) -> F64:
     nested = (l1 >= l2) & (h1 <= h2)
     val = np.log1p(((h2 - h1) + (l1 - l2)) / (h1 - l1))
     return np.where(nested, val, np.inf)
-
-
-def _k_gumbel(m1: F64, b1: F64, m2: F64, b2: F64) -> F64:
-    special = S.scipy_special()
-    d = np.atleast_1d((b1 - b2) / b2)
-    r = np.atleast_1d(b1 / b2)
-    z = (m1 - m2) / b2
-    s = S.lgamma1p_plus_gamma(d)
-    lg1r = np.log1p(d) + s - S.EULER_GAMMA * d
-    far = d < -0.5
-    if np.any(far):
-        rf = r[far]
-        s[far] = special.gammaln(rf) + S.EULER_GAMMA * (rf - 1.0)
-        lg1r[far] = special.gammaln(1.0 + rf)
-    w = lg1r - z
-    return s + S.expm1mx(w)
 
 
 def _k_weibull(l1: F64, l2: F64, k: F64) -> F64:
@@ -1049,42 +1034,6 @@ def _k_categorical_probs(p: F64, q: F64) -> F64:
     return _rsum(terms)
 
 
-@_buffers(2)
-def _k_categorical_probs_fast(p: F64, q: F64, *, bufs: list[F64]) -> F64:
-    r"""Categorical KL from raw probabilities: :math:`L/P - \log(P/Q)` in five passes.
-
-    With row totals :math:`P, Q` and :math:`L = \sum_i p_i \log(p_i/q_i)`, this is the
-    exact KL of the normalised rows. Each :math:`\log(p_i/q_i)` is off by about one ulp
-    of :math:`\max(1, |\log(p_i/q_i)|)`, so the rounding error is below
-    :math:`K\epsilon(1 + \sum_i |p_i \log(p_i/q_i)|/P + |\log(P/Q)|)`; rows where that
-    bound exceeds 1e-13 of the result (p close to q: KL below ~0.02), and rows with a
-    zero probability, are recomputed by :func:`_k_categorical_probs_ws` (non-negative terms).
-    """
-    if p.ndim < 2 or p.shape != q.shape:
-        return _k_categorical_probs(p, q)
-    t, w = bufs
-    k = p.shape[-1]
-    ones = np.ones(k)
-    np.divide(p, q, out=t)
-    np.log(t, out=t)
-    np.multiply(p, t, out=w)
-    lsum = w @ ones
-    np.abs(w, out=w)
-    labs = w @ ones
-    ptot, qtot = p @ ones, q @ ones
-    lpq = np.log(ptot / qtot)
-    out = lsum / ptot
-    out -= lpq
-    bound = (1.0 + labs / ptot + np.abs(lpq)) * (k * 2.3e-16 / 1e-13)
-    redo = ~(out >= bound)  # also a zero p_i (0 log 0 = NaN) or q_i (+inf): redo
-    if redo.any():
-        idx = np.flatnonzero(redo)
-        out[idx] = _k_categorical_probs_ws(
-            p[idx], q[idx], bufs=[np.empty_like(p[idx]) for _ in range(5)]
-        )
-    return out
-
-
 @_buffers(5)
 def _k_categorical_probs_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
     """:func:`_k_categorical_probs` in preallocated buffers (common case: totals close)."""
@@ -1153,36 +1102,6 @@ def _k_bernoulli_pp_fast(p: F64, q: F64, *, bufs: list[F64]) -> F64:
     return _fused_redo(_k_bernoulli_pp_ws, o, b, (p, q), 7)
 
 
-@_buffers(3)
-def _k_geometric_pp_fast(p: F64, q: F64, *, bufs: list[F64]) -> F64:
-    """KL(Geometric(p) || Geometric(q)) = KL(Bernoulli)/p, fused where accurate.
-
-    As :func:`_k_bernoulli_pp_fast`, divided by ``p``; where the bound fails,
-    :func:`_k_geometric_pp_ws` (which scales by ``1/p`` before its products) recomputes.
-    """
-    t, b, o = bufs
-    np.divide(p, q, out=t)
-    np.log(t, out=t)
-    np.multiply(t, p, out=o)
-    np.abs(o, out=b)
-    np.subtract(1.0, q, out=t)
-    np.divide(np.subtract(1.0, p), t, out=t)
-    np.log(t, out=t)
-    t *= 1.0 - p
-    o += t
-    np.abs(t, out=t)
-    b += t
-    b += 1.0
-    b *= 2.0 * _FUSED_TOL
-    redo = ~(o >= b)
-    o /= p
-    if redo.any():
-        idx = np.flatnonzero(redo)
-        sub = [np.broadcast_to(a, o.shape)[idx] for a in (p, q)]
-        o[idx] = _k_geometric_pp_ws(*sub, bufs=[np.empty(idx.size) for _ in range(9)])
-    return o
-
-
 @_buffers(2)
 def _k_poisson_fast(r1: F64, r2: F64, *, bufs: list[F64]) -> F64:
     """Poisson KL ``r1 log(r1/r2) - r1 + r2`` fused, the careful kernel where the bound fails."""
@@ -1231,26 +1150,6 @@ def _k_bernoulli_pp_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
     np.negative(diff, out=diff)
     S.log1p_ratio_into(pc, qc, diff, t)
     S.q_k_into(qc, pc, t, o2, tmp)
-    np.add(o1, o2, out=o1)
-    return o1
-
-
-@_buffers(9)
-def _k_geometric_pp_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
-    """KL(Geometric(p) || Geometric(q)) = KL(Bernoulli)/p, scaled before the products."""
-    pc, qc, diff, t, o1, o2, tmp, qs, ones = bufs
-    np.subtract(1.0, p, out=pc)
-    np.subtract(1.0, q, out=qc)
-    np.subtract(p, q, out=diff)
-    S.log1p_ratio_into(p, q, diff, t)
-    np.divide(q, p, out=qs)
-    np.divide(p, p, out=ones)
-    S.q_k_into(qs, ones, t, o1, tmp)
-    np.negative(diff, out=diff)
-    S.log1p_ratio_into(pc, qc, diff, t)
-    np.divide(qc, p, out=qs)
-    np.divide(pc, p, out=ones)
-    S.q_k_into(qs, ones, t, o2, tmp)
     np.add(o1, o2, out=o1)
     return o1
 
@@ -1457,7 +1356,7 @@ def _kl_uniform_uniform(p: Uniform, q: Uniform) -> FArr:
 
 @register_kl(Gumbel, Gumbel, source=_DEF + "; E[exp(-X/b)] via the Gamma function")
 def _kl_gumbel_gumbel(p: Gumbel, q: Gumbel) -> FArr:
-    return _scalar_pair(_k_gumbel, p, q, p.loc, p.scale, q.loc, q.scale)
+    return _scalar_pair(MK.gumbel, p, q, p.loc, p.scale, q.loc, q.scale)
 
 
 @register_kl(
@@ -1556,7 +1455,7 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> FArr:
 def _kl_geometric_geometric(p: Geometric, q: Geometric) -> FArr:
     shape, dt = _shape_dtype(p, q)
     if p._given == q._given == "probs":
-        return _run(_k_geometric_pp_fast, [(p.probs, 0), (q.probs, 0)], shape, dt)
+        return _run(MK.geometric_probs, [(p.probs, 0), (q.probs, 0)], shape, dt)
     kl = _bernoulli_kl(p._bern, q._bern, per_success=True)
     return np.asarray(np.broadcast_to(kl, shape), dtype=dt)
 
@@ -1572,7 +1471,7 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> FArr:
     if p._given == "logits" and q._given == "logits":
         return _run(_k_categorical_logits, [(p.logits, 1), (q.logits, 1)], shape, dt)
     # raw (unnormalised) probabilities: the kernel normalises without rounding p and q
-    return _run(_k_categorical_probs_fast, [(_cat_probs(p), 1), (_cat_probs(q), 1)], shape, dt)
+    return _run(MK.categorical_probs, [(_cat_probs(p), 1), (_cat_probs(q), 1)], shape, dt)
 
 
 def _cat_probs(d: Categorical) -> FArr:
@@ -1739,22 +1638,9 @@ def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
     return out
 
 
-_SQRT_2_PI = math.sqrt(2.0 / math.pi)
-_GAP_NORMAL_LAPLACE = math.log(2.0) - math.log(math.pi) + 0.5
-
-
 @register_kl(Normal, Laplace, source=_DEF + "; E|X - c| of a normal via erf")
 def _kl_normal_laplace(p: Normal, q: Laplace) -> FArr:
-    def k(m: F64, s: F64, m2: F64, b2: F64) -> F64:
-        special = S.scipy_special()
-        z = np.abs(m - m2) / s
-        f = np.expm1(-0.5 * z * z) + math.sqrt(math.pi / 2) * z * special.erf(z / math.sqrt(2))
-        e_abs = s * _SQRT_2_PI * (1.0 + f)
-        return np.asarray(
-            S.rm1mlog(e_abs, b2)[0] + _GAP_NORMAL_LAPLACE + np.log1p(f), dtype=np.float64
-        )
-
-    return _scalar_pair(k, p, q, p.loc, p.scale, q.loc, q.scale)
+    return _scalar_pair(MK.normal_laplace, p, q, p.loc, p.scale, q.loc, q.scale)
 
 
 @register_kl(Bernoulli, Poisson, source=_DEF)

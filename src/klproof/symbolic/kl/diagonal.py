@@ -221,7 +221,8 @@ def _setup() -> dict[str, Any]:
     p, q = DiagonalNormal.symbolic(1), DiagonalNormal.symbolic(2)
     i = p.index
     x = p.variable
-    t = Normal.symbolic(1).variable
+    normal_p, normal_q = Normal.symbolic(1), Normal.symbolic(2)
+    t = normal_p.variable
     pi, qi = p.coordinate(i), q.coordinate(i)
     pit = Labelled(sp.Symbol("p_i(t)"), pi.pdf(t))
     qit = Labelled(sp.Symbol("q_i(t)"), qi.pdf(t))
@@ -240,6 +241,15 @@ def _setup() -> dict[str, Any]:
         "pl": p.label("p", x),
         "ql": q.label("q", x),
         "lim": (x, -oo, oo),
+        "normal_p": normal_p,
+        "normal_q": normal_q,
+        # coordinate i's parameters in place of the one-dimensional pair's
+        "back": (
+            (normal_p["loc"], pi["loc"]),
+            (normal_p["scale"], pi["scale"]),
+            (normal_q["loc"], qi["loc"]),
+            (normal_q["scale"], qi["scale"]),
+        ),
         "normalised": normalised,
         "normalised_step": Step(
             lhs=normalised.lhs,
@@ -251,108 +261,105 @@ def _setup() -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Coordinatewise:
+    """H(p) or H(p, q) of the product densities: lemmas, chains and the value."""
+
+    lemmas: list[Step]
+    chain: list[Step]
+    coordinate: Step
+    by_coordinates: list[Step]
+    op: Any
+    value: Any
+
+
+def _coordinatewise(v: dict[str, Any], side: str) -> _Coordinatewise:
+    r"""H(p) (``side`` ``"p"``) or H(p, q) (``"q"``): :math:`-\mathbb{E}_p[\log f]`, f = p or q.
+
+    The product's quantity is a sum over the coordinates of coordinate i's, which is the
+    quantity for two one-dimensional normals (lemmas from the Normal's moments, shared
+    with the kl/normal/normal routes) at coordinate i's parameters.
+    """
+    i, big_d, x, t, pl, lim = v["i"], v["D"], v["x"], v["t"], v["pl"], v["lim"]
+    normal_p, back = v["normal_p"], v["back"]
+    nlim, tlim = normal_p.limits(t), (t, -oo, oo)
+    npl, nfl = normal_p.label("p", t), v[f"normal_{side}"].label(side, t)
+    pit, fit = v["pit"], v[f"{side}it"]
+    if side == "p":
+        what, plain_op, op_i, op = (
+            "entropy",
+            Entropy(npl, nlim),
+            Entropy(pit, tlim),
+            Entropy(pl, lim),
+        )
+    else:
+        what = "cross-entropy"
+        plain_op, op_i = CrossEntropy(npl, nfl, nlim), CrossEntropy(pit, fit, tlim)
+        op = CrossEntropy(pl, v["ql"], lim)
+    lemmas, chain, plain = routes._expectation_chain(
+        plain_op,
+        sp.log(nfl),
+        sp.log(unfold(nfl)),
+        npl,
+        nlim,
+        _normal_moments(normal_p, t),
+        f"{ID}/cross-entropy",
+        -1,
+    )
+    value_i = plain.xreplace(dict(back))
+    value = sp.Sum(value_i, (i, 1, big_d))
+    coordinate = Step(
+        lhs=op_i,
+        rhs=value_i,
+        reason=f"the {what} of coordinate i",
+        check=Instance(sp.Eq(plain_op, plain, evaluate=False), back),
+    )
+    by_coordinates = [
+        Step(
+            lhs=op,
+            rhs=-Expectation(sp.Sum(sp.log(v[f"{side}i"].pdf(x[i])), (i, 1, big_d)), pl, lim),
+            reason="definition; the log of the product is the sum of the logs",
+            check=LogOfProduct(),
+        ),
+        Step(
+            rhs=-sp.Sum(sp.Integral(pit * sp.log(fit), tlim), (i, 1, big_d)),
+            reason="linearity; the other coordinates integrate to 1 (Fubini)",
+            check=Marginalise(x, t, v["normalised"]),
+        ),
+        Step(
+            rhs=sp.Sum(op_i, (i, 1, big_d)),
+            reason=f"definition of the {what} of coordinate i",
+            check=Rule(f"definition of the {what}"),
+        ),
+        Step(
+            rhs=value,
+            reason=f"the {what} of each coordinate",
+            check=Rule("coordinate by coordinate", using=(sp.Eq(op_i, value_i, evaluate=False),)),
+        ),
+    ]
+    return _Coordinatewise(lemmas, chain, coordinate, by_coordinates, op, value)
+
+
 def _cross_entropy_route() -> Derivation:
     """H(p, q) − H(p), each a sum over the coordinates of one-dimensional integrals."""
     v = _setup()
-    p, q, i, big_d, x, t = v["p"], v["q"], v["i"], v["D"], v["x"], v["t"]
-    pi, qi, pit, qit, pl, ql, lim = v["pi"], v["qi"], v["pit"], v["qit"], v["pl"], v["ql"], v["lim"]
-    # one coordinate, with plain symbols: H and H(p, q) of two normals from the moment
-    # lemmas E[x], E[x^2] (shared, memoised, with the kl/normal/normal routes)
-    normal_p, normal_q = Normal.symbolic(1), Normal.symbolic(2)
-    npl, nql = normal_p.label("p", t), normal_q.label("q", t)
-    nlim = normal_p.limits(t)
-    moments = _normal_moments(normal_p, t)
-    name = f"{ID}/cross-entropy"
-    h_lem, h_chain, h_plain = routes._expectation_chain(
-        Entropy(npl, nlim), sp.log(npl), sp.log(normal_p.pdf(t)), npl, nlim, moments, name, -1
-    )
-    c_lem, c_chain, c_plain = routes._expectation_chain(
-        CrossEntropy(npl, nql, nlim),
-        sp.log(nql),
-        sp.log(normal_q.pdf(t)),
-        npl,
-        nlim,
-        moments,
-        name,
-        -1,
-    )
-    back = (
-        (normal_p["loc"], pi["loc"]),
-        (normal_p["scale"], pi["scale"]),
-        (normal_q["loc"], qi["loc"]),
-        (normal_q["scale"], qi["scale"]),
-    )
-    h_i, c_i = h_plain.xreplace(dict(back)), c_plain.xreplace(dict(back))
-    h_op, c_op = Entropy(pit, (t, -oo, oo)), CrossEntropy(pit, qit, (t, -oo, oo))
-    h_fact = sp.Eq(h_op, h_i, evaluate=False)
-    c_fact = sp.Eq(c_op, c_i, evaluate=False)
-    h, c = Entropy(pl, lim), CrossEntropy(pl, ql, lim)
-    h_value, c_value = sp.Sum(h_i, (i, 1, big_d)), sp.Sum(c_i, (i, 1, big_d))
+    p, q, pl, ql, lim = v["p"], v["q"], v["pl"], v["ql"], v["lim"]
+    h, c = _coordinatewise(v, "p"), _coordinatewise(v, "q")
     steps = (
         v["normalised_step"],
-        *routes._merge_chains(h_lem, c_lem),
-        *h_chain,
-        *c_chain,
+        *routes._merge_chains(h.lemmas, c.lemmas),
+        *h.chain,
+        *c.chain,
+        h.coordinate,
+        c.coordinate,
+        *h.by_coordinates,
+        *c.by_coordinates,
+        Step(lhs=KL(pl, ql, lim), rhs=c.op - h.op, reason="KL = H(p, q) − H(p)", check=KLSplit()),
         Step(
-            lhs=h_op,
-            rhs=h_i,
-            reason="the entropy of coordinate i",
-            check=Instance(sp.Eq(Entropy(npl, nlim), h_plain, evaluate=False), back),
-        ),
-        Step(
-            lhs=c_op,
-            rhs=c_i,
-            reason="the cross-entropy of coordinate i",
-            check=Instance(sp.Eq(CrossEntropy(npl, nql, nlim), c_plain, evaluate=False), back),
-        ),
-        Step(
-            lhs=h,
-            rhs=-Expectation(sp.Sum(sp.log(pi.pdf(x[i])), (i, 1, big_d)), pl, lim),
-            reason="definition; the log of the product is the sum of the logs",
-            check=LogOfProduct(),
-        ),
-        Step(
-            rhs=-sp.Sum(sp.Integral(pit * sp.log(pit), (t, -oo, oo)), (i, 1, big_d)),
-            reason="linearity; the other coordinates integrate to 1 (Fubini)",
-            check=Marginalise(x, t, v["normalised"]),
-        ),
-        Step(
-            rhs=sp.Sum(h_op, (i, 1, big_d)),
-            reason="definition of the entropy of coordinate i",
-            check=Rule("definition of the entropy"),
-        ),
-        Step(
-            rhs=h_value,
-            reason="the entropy of each coordinate",
-            check=Rule("coordinate by coordinate", using=(h_fact,)),
-        ),
-        Step(
-            lhs=c,
-            rhs=-Expectation(sp.Sum(sp.log(qi.pdf(x[i])), (i, 1, big_d)), pl, lim),
-            reason="definition; the log of the product is the sum of the logs",
-            check=LogOfProduct(),
-        ),
-        Step(
-            rhs=-sp.Sum(sp.Integral(pit * sp.log(qit), (t, -oo, oo)), (i, 1, big_d)),
-            reason="linearity; the other coordinates integrate to 1 (Fubini)",
-            check=Marginalise(x, t, v["normalised"]),
-        ),
-        Step(
-            rhs=sp.Sum(c_op, (i, 1, big_d)),
-            reason="definition of the cross-entropy of coordinate i",
-            check=Rule("definition of the cross-entropy"),
-        ),
-        Step(
-            rhs=c_value,
-            reason="the cross-entropy of each coordinate",
-            check=Rule("coordinate by coordinate", using=(c_fact,)),
-        ),
-        Step(lhs=KL(pl, ql, lim), rhs=c - h, reason="KL = H(p, q) − H(p)", check=KLSplit()),
-        Step(
-            rhs=c_value - h_value,
+            rhs=c.value - h.value,
             reason="the two lemmas",
             check=MatrixAlgebra(
-                using=(sp.Eq(h, h_value, evaluate=False), sp.Eq(c, c_value, evaluate=False))
+                using=(sp.Eq(h.op, h.value, evaluate=False), sp.Eq(c.op, c.value, evaluate=False))
             ),
         ),
         Step(rhs=diagonal_closed_form(p, q), reason="collect terms", check=Algebra()),
@@ -371,39 +378,20 @@ def _cross_entropy_route() -> Derivation:
 
 
 def _general() -> Derivation:
-    p, q = DiagonalNormal.symbolic(1), DiagonalNormal.symbolic(2)
-    i, big_d = p.index, p.dim
-    x = p.variable
-    normal_p, normal_q = Normal.symbolic(1), Normal.symbolic(2)
-    t = normal_p.variable
-    pi, qi = p.coordinate(i), q.coordinate(i)
-    pl, ql = p.label("p", x), q.label("q", x)
-    lim = (x, -oo, oo)
-    pit = Labelled(sp.Symbol("p_i(t)"), pi.pdf(t))
-    qit = Labelled(sp.Symbol("q_i(t)"), qi.pdf(t))
-    normalised = sp.Eq(sp.Integral(pit, (t, -oo, oo)), 1, evaluate=False)
+    v = _setup()
+    p, q, i, big_d, x, t = v["p"], v["q"], v["i"], v["D"], v["x"], v["t"]
+    pi, qi, pit, qit, pl, ql, lim = v["pi"], v["qi"], v["pit"], v["qit"], v["pl"], v["ql"], v["lim"]
     kl_i = KL(pit, qit, (t, -oo, oo))
     closed_i = _coordinate_closed(pi["loc"], pi["scale"], qi["loc"], qi["scale"])
     coordinate_fact = sp.Eq(kl_i, closed_i, evaluate=False)
     summand = sp.log(pi.pdf(x[i])) - sp.log(qi.pdf(x[i]))
-    subs = (
-        (normal_p["loc"], pi["loc"]),
-        (normal_p["scale"], pi["scale"]),
-        (normal_q["loc"], qi["loc"]),
-        (normal_q["scale"], qi["scale"]),
-    )
     steps = (
-        Step(
-            lhs=normalised.lhs,
-            rhs=sp.Integer(1),
-            reason="each coordinate's density is normalised",
-            check=Memo(Evaluate()),
-        ),
+        v["normalised_step"],
         Step(
             lhs=kl_i,
             rhs=closed_i,
             reason="coordinate i: the Normal–Normal pair",
-            check=Cite(lambda: get("kl/normal/normal"), subs=subs),
+            check=Cite(lambda: get("kl/normal/normal"), subs=v["back"]),
         ),
         Step(
             lhs=KL(pl, ql, lim),
@@ -414,7 +402,7 @@ def _general() -> Derivation:
         Step(
             rhs=sp.Sum(sp.Integral(pit * (sp.log(pit) - sp.log(qit)), (t, -oo, oo)), (i, 1, big_d)),
             reason="linearity; the other coordinates integrate to 1 (Fubini)",
-            check=Marginalise(x, t, normalised),
+            check=Marginalise(x, t, v["normalised"]),
         ),
         Step(
             rhs=sp.Sum(kl_i, (i, 1, big_d)),
@@ -431,7 +419,7 @@ def _general() -> Derivation:
         name=f"{ID}/product",
         title="KL(Diagonal normal ‖ Diagonal normal) coordinate by coordinate, any D",
         steps=steps,
-        symbols=(big_d, i, p["loc"], p["scale"], q["loc"], q["scale"]),
+        symbols=v["symbols"],
         summary=(
             "Independent coordinates: the log-density ratio is a sum over the coordinates, "
             "the expectation of coordinate i's term needs only coordinate i's marginal, and "

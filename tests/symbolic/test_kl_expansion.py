@@ -127,3 +127,38 @@ def test_diagonalnormal_fisher() -> None:
     s1, s2 = e.params["scale_1"], e.params["scale_2"]
     expected = sp.diag(1 / s1**2, 1 / s2**2, 2 / s1**2, 2 / s2**2)
     assert sp.simplify(e.fisher - expected) == sp.zeros(4, 4)
+
+
+def test_multivariatenormal_fisher() -> None:
+    """d = 2 in (loc, scale_tril): I = Σ⁻¹ in loc, ½ tr(Σ⁻¹ ∂ᵢΣ Σ⁻¹ ∂ⱼΣ) in L, no coupling.
+
+    The textbook formula for the Fisher information of N(μ(θ), Σ(θ)), evaluated here
+    independently of the derivation (which takes −E[∂ᵢ∂ⱼ log p] after x = m + L t).
+    """
+    e = near_diagonal("multivariatenormal")
+    assert list(e.params) == ["loc_1", "loc_2", "scale_tril_11", "scale_tril_21", "scale_tril_22"]
+    m1, m2, l11, l21, l22 = e.params.values()
+    chol = sp.Matrix([[l11, 0], [l21, l22]])
+    cov = chol * chol.T
+    inv = cov.inv()
+    mean = sp.Matrix([m1, m2])
+    theta = list(e.params.values())
+    expected = sp.zeros(5, 5)
+    for i, a in enumerate(theta):
+        for j, b in enumerate(theta):
+            da, db = cov.diff(a), cov.diff(b)
+            expected[i, j] = (mean.diff(a).T * inv * mean.diff(b))[0, 0] + (
+                da * inv * db * inv
+            ).trace() / 2
+    assert sp.simplify(e.fisher - expected) == sp.zeros(5, 5)
+
+
+def test_multivariatenormal_substitution_is_the_cholesky_parametrisation() -> None:
+    """q's covariance is (L + tΔ)(L + tΔ)ᵀ with Δ lower triangular: positive definite."""
+    e = near_diagonal("multivariatenormal")
+    pair = get_pair("multivariatenormal", "multivariatenormal")
+    sigma_q = e.substitution[pair.q_params["covariance_matrix"]]
+    l11, l21, l22 = (e.params[f"scale_tril_{k}"] for k in ("11", "21", "22"))
+    d11, d21, d22 = (e.deltas[f"scale_tril_{k}"] for k in ("11", "21", "22"))
+    chol_q = sp.Matrix([[l11 + e.t * d11, 0], [l21 + e.t * d21, l22 + e.t * d22]])
+    assert sp.expand(sp.Matrix(sigma_q) - chol_q * chol_q.T) == sp.zeros(2, 2)

@@ -10,6 +10,7 @@ lambdify or cite from another derivation.
 from __future__ import annotations
 
 from klproof.derivation.calculus import (
+    AffineSubstitution,
     Cases,
     Instance,
     Integrate,
@@ -42,6 +43,7 @@ from klproof.derivation.ops import KL, CrossEntropy, Entropy, Expectation, Label
 
 __all__ = [
     "KL",
+    "AffineSubstitution",
     "Algebra",
     "Argmax",
     "Cases",

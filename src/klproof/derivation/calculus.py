@@ -1,9 +1,12 @@
-"""Calculus rules as checks: each a named rule whose preconditions are checked.
+r"""Calculus rules as checks: each a named rule whose preconditions are checked.
 
 Written for the KL catalogue, usable in any derivation:
 
 * :class:`Leibniz` — differentiation under the integral (or sum) sign;
 * :class:`Substitution` — change of variables in a one-dimensional integral;
+* :class:`AffineSubstitution` — the change of variables :math:`x = m + L t` in an
+  integral over :math:`\mathbb{R}^d` (a concrete ``d``), with the Jacobian and, for an
+  expectation, the transformed density checked;
 * :class:`Instance` — an equation established earlier, instantiated at admissible values;
 * :class:`Using` — rewrite with established lemmas (written with labelled densities),
   then compare by linearity;
@@ -30,9 +33,10 @@ from klproof.derivation.checks import (
     is_zero,
     linear_normal_form,
 )
-from klproof.derivation.ops import rewrite_operators, unfold
+from klproof.derivation.ops import Labelled, rewrite_operators, unfold
 
 __all__ = [
+    "AffineSubstitution",
     "Cases",
     "Instance",
     "Integrate",
@@ -154,6 +158,160 @@ class Substitution(Check):
 
     def describe(self) -> str:
         return f"change of variables {sp.sstr(self.x)} = {sp.sstr(self.phi)}"
+
+
+def _over_space(side: Any, variables: tuple[Any, ...]) -> tuple[Any, Any] | None:
+    """``(k, F)`` with ``side = k * ∫…∫ F`` over all of R^d in ``variables`` (in order).
+
+    ``None`` unless ``side`` is one integral (SymPy may nest or merge the limits) times
+    a factor free of the variables.
+    """
+    factors = sp.Mul.make_args(sp.sympify(side))
+    integrals = [f for f in factors if isinstance(f, sp.Integral)]
+    if len(integrals) != 1:
+        return None
+    coeff = sp.Mul(*(f for f in factors if f is not integrals[0]))
+    body: Any = integrals[0]
+    limits: list[Any] = []
+    while isinstance(body, sp.Integral):
+        limits = [*body.limits, *limits]  # the innermost first
+        body = body.function
+    if tuple(tuple(lim) for lim in limits) != tuple((v, -sp.oo, sp.oo) for v in variables):
+        return None
+    if unfold(coeff).has(*variables):
+        return None
+    return coeff, body
+
+
+@dataclass(frozen=True)
+class AffineSubstitution(Check):
+    r"""Change of variables :math:`x = m + L t` in an integral over :math:`\mathbb{R}^d`.
+
+    For a concrete dimension :math:`d`: ``xs`` and ``ts`` are the scalar variables
+    :math:`x_1, \dots, x_d` and :math:`t_1, \dots, t_d`, ``loc`` the vector :math:`m`
+    and ``jacobian`` the :math:`d \times d` matrix :math:`L` (both free of the
+    variables). The claim is
+
+    .. math::
+
+        k \int_{\mathbb{R}^d} F(x)\,dx = k' \int_{\mathbb{R}^d} G(t)\,dt
+
+    with constant factors :math:`k, k'`, the limits all of :math:`\mathbb{R}^d` in the
+    given order on both sides. The rule used is the change-of-variables theorem for the
+    affine bijection :math:`t \mapsto m + L t` (:math:`\det L \ne 0`):
+    :math:`\int F(x)\,dx = \int F(m + L t)\,|\det L|\,dt`; absolute integrability
+    (so that the iterated integrals are the Lebesgue integral, by Fubini) is the
+    reader's, stated in the step's reason, as for :class:`Leibniz`.
+
+    Checked: the map is affine in the given matrix (computed here as
+    :math:`m + L t`, so the matrix and the map cannot disagree); the sign of
+    :math:`\det L` is decided from the symbols' assumptions (``unchecked`` if it is
+    not; ``failed`` if :math:`\det L = 0`); and the integrands agree pointwise:
+    :math:`k\,F(m + L t)\,|\det L| = k'\,G(t)`.
+
+    For an expectation, ``density_fact`` is the density lemma
+    :math:`\log p(m + L t) + \log|\det L| = \log W(t)` — the pushed-forward density
+    times the Jacobian is the new density :math:`W` (e.g. the standard normal one),
+    itself a step checked earlier by algebra on the log-densities. Then :math:`F` must
+    be :math:`p \cdot f` with exactly one labelled density :math:`p` and :math:`G` must
+    be :math:`W \cdot g` with :math:`W` the product of the labelled factors of
+    :math:`G`; checked: the lemma is established, its left side is
+    :math:`\log p(m + L t) + \log|\det L|` for this :math:`p`, this map and this
+    :math:`L`, its right side is :math:`\log W`, and :math:`k\,f(m + L t) = k'\,g(t)`.
+    (Exponentiating the lemma, :math:`p(m + L t)\,|\det L| = W(t)`, so the integrands
+    agree.) A wrong Jacobian, a density lemma about another density or another map,
+    or a wrong new density is refuted (``failed``).
+    """
+
+    xs: tuple[Any, ...]
+    ts: tuple[Any, ...]
+    loc: Any
+    jacobian: Any
+    density_fact: Any = None
+    label = "change of variables"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        xs, ts = tuple(self.xs), tuple(self.ts)
+        dim = len(xs)
+        jac = sp.ImmutableMatrix(self.jacobian)
+        loc = sp.ImmutableMatrix(self.loc)
+        if len(ts) != dim or jac.shape != (dim, dim) or loc.shape != (dim, 1):
+            return Outcome("failed", "the map is not from R^d to R^d")
+        if set(xs) & set(ts) or jac.has(*xs, *ts) or loc.has(*xs, *ts):
+            return Outcome("failed", "the map is not affine in the variables")
+        left = _over_space(claim.lhs, xs)
+        right = _over_space(claim.rhs, ts)
+        if left is None or right is None:
+            return Outcome(
+                "failed",
+                "expected a constant times an integral over all of R^d in "
+                f"{sp.sstr(xs)} on the left and in {sp.sstr(ts)} on the right",
+            )
+        (k_left, f_left), (k_right, g_right) = left, right
+        if unfold(f_left).has(*ts) or unfold(g_right).has(*xs):
+            return Outcome("failed", "the old and new variables are mixed")
+        det = sp.factor(jac.det())
+        if det.is_positive:
+            abs_det = det
+        elif det.is_negative:
+            abs_det = -det
+        elif det.is_zero:
+            return Outcome("failed", "det L = 0: the map is not a bijection of R^d")
+        else:
+            return Outcome("unchecked", f"the sign of det L = {sp.sstr(det)} is not decided")
+        at = dict(zip(xs, loc + jac * sp.ImmutableMatrix(ts), strict=True))
+        if self.density_fact is None:
+            moved = unfold(f_left).xreplace(at) * abs_det
+            return self._decide_equal(k_left * moved, k_right * unfold(g_right), ctx, self.label)
+        return self._with_density(claim, ctx, (k_left, f_left), (k_right, g_right), at, abs_det)
+
+    def _with_density(
+        self,
+        claim: Claim,
+        ctx: Context,
+        left: tuple[Any, Any],
+        right: tuple[Any, Any],
+        at: dict[Any, Any],
+        abs_det: Any,
+    ) -> Outcome:
+        fact = self.density_fact
+        if not ctx.is_known(fact):
+            return Outcome("failed", "the density lemma is not established", fact)
+        (k_left, f_left), (k_right, g_right) = left, right
+        densities = [f for f in sp.Mul.make_args(f_left) if isinstance(f, Labelled)]
+        if len(densities) != 1:
+            return Outcome("failed", "expected one labelled density in the integrand on the left")
+        (p,) = densities
+        rest = sp.Mul(*(f for f in sp.Mul.make_args(f_left) if f is not p))
+        expected = sp.log(unfold(p).xreplace(at)) + sp.log(abs_det)
+        ok, residual = is_zero(sp.expand(unfold(fact.lhs) - expected), ctx.conditions, quick=True)
+        if not ok:
+            return Outcome(
+                "failed", "the density lemma is not log p(m + L t) + log|det L|", residual
+            )
+        weights = [f for f in sp.Mul.make_args(g_right) if isinstance(f, Labelled)]
+        if not weights:
+            return Outcome("failed", "expected labelled densities in the integrand on the right")
+        weight = sp.Mul(*weights)
+        g = sp.Mul(*(f for f in sp.Mul.make_args(g_right) if not isinstance(f, Labelled)))
+        ok, residual = is_zero(
+            sp.expand(sp.expand_log(sp.log(unfold(weight)) - unfold(fact.rhs))), ctx.conditions
+        )
+        if not ok:
+            return Outcome(
+                "failed", "the new density is not the one of the density lemma", residual
+            )
+        return self._decide_equal(
+            k_left * unfold(rest).xreplace(at), k_right * unfold(g), ctx, self.label
+        )
+
+    def describe(self) -> str:
+        return (
+            f"change of variables {sp.sstr(self.xs)} = m + L {sp.sstr(self.ts)} on R^{len(self.xs)}"
+        )
 
 
 @dataclass(frozen=True)

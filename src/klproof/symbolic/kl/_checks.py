@@ -6,6 +6,7 @@ Re-exported here so that the catalogue's modules keep one import path.
 from __future__ import annotations
 
 from klproof.derivation.calculus import (
+    AffineSubstitution,
     Cases,
     Instance,
     Integrate,
@@ -18,6 +19,7 @@ from klproof.derivation.calculus import (
 )
 
 __all__ = [
+    "AffineSubstitution",
     "Cases",
     "Instance",
     "Integrate",

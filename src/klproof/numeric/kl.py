@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from klproof.numeric import _gamma_kernels as G
 from klproof.numeric import _misc_kernels as MK
 from klproof.numeric import _special as S
 from klproof.numeric._mismatch import INFINITE_PAIRS
@@ -1387,19 +1388,29 @@ def _kl_poisson_poisson(p: Poisson, q: Poisson) -> FArr:
 
 @register_kl(Gamma, Gamma, source=_PENNY)
 def _kl_gamma_gamma(p: Gamma, q: Gamma) -> FArr:
-    return _scalar_pair(_k_gamma, p, q, p.concentration, p.rate, q.concentration, q.rate)
+    shape, dt = _shape_dtype(p, q)
+    args = (p.concentration, p.rate, q.concentration, q.rate)
+    return G.run_deferred(G.fast_gamma_gamma, _k_gamma, args, shape, dt, BLOCK_SIZE)
 
 
 @register_kl(Exponential, Gamma, source=_PENNY + " (Exponential = Gamma with shape 1)")
 def _kl_exponential_gamma(p: Exponential, q: Gamma) -> FArr:
-    one = np.ones((), dtype=p.dtype)
-    return _scalar_pair(_k_gamma, p, q, one, p.rate, q.concentration, q.rate)
+    def careful(r: F64, a2: F64, b2: F64) -> F64:
+        return _k_gamma(np.ones(()), r, a2, b2)
+
+    shape, dt = _shape_dtype(p, q)
+    args = (p.rate, q.concentration, q.rate)
+    return G.run_deferred(G.fast_exponential_gamma, careful, args, shape, dt, BLOCK_SIZE)
 
 
 @register_kl(Gamma, Exponential, source=_PENNY + " (Exponential = Gamma with shape 1)")
 def _kl_gamma_exponential(p: Gamma, q: Exponential) -> FArr:
-    one = np.ones((), dtype=q.dtype)
-    return _scalar_pair(_k_gamma, p, q, p.concentration, p.rate, one, q.rate)
+    def careful(a1: F64, b1: F64, r: F64) -> F64:
+        return _k_gamma(a1, b1, np.ones(()), r)
+
+    shape, dt = _shape_dtype(p, q)
+    args = (p.concentration, p.rate, q.rate)
+    return G.run_deferred(G.fast_gamma_exponential, careful, args, shape, dt, BLOCK_SIZE)
 
 
 def _dirichlet_run(p: Distribution, q: Distribution, a: FArr, b: FArr) -> FArr:
@@ -1603,7 +1614,9 @@ def _kl_gumbel_normal(p: Gumbel, q: Normal) -> FArr:
 
 @register_kl(Gamma, Normal, source=_DEF + "; Stirling series for the entropy gap")
 def _kl_gamma_normal(p: Gamma, q: Normal) -> FArr:
-    return _scalar_pair(_k_gamma_normal, p, q, p.concentration, p.rate, q.loc, q.scale)
+    shape, dt = _shape_dtype(p, q)
+    args = (p.concentration, p.rate, q.loc, q.scale)
+    return G.run_deferred(G.fast_gamma_normal, _k_gamma_normal, args, shape, dt, BLOCK_SIZE)
 
 
 def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:

@@ -118,6 +118,24 @@ def _mpf(v: Fraction) -> Any:
     return mpmath.mpf(v.numerator) / v.denominator
 
 
+def _rational(v: Fraction) -> Any:
+    return sp.Rational(v.numerator, v.denominator)
+
+
+def _subs(pair: Any, pv: dict[str, Fraction], qv: dict[str, Fraction]) -> dict[Any, Any]:
+    """The pair's parameter symbols at the drawn values, exactly."""
+    subs = {pair.p_params[k]: _rational(v) for k, v in pv.items()}
+    subs.update({pair.q_params[k]: _rational(v) for k, v in qv.items()})
+    return subs
+
+
+def _assert_matches(closed: Any, reference: Any) -> None:
+    """The closed form is not negative and agrees with the oracle to DIGITS digits."""
+    assert closed >= -(mpmath.mpf(10) ** (-DIGITS))
+    error = abs(closed - reference)
+    assert error <= mpmath.mpf(10) ** (-DIGITS) * max(1, abs(reference)), (closed, reference)
+
+
 def _numeric_log_density(density: Any, x: Any, subs: dict[Any, Any]) -> Any:
     """log density at the parameters: constants evaluated once to 50 digits."""
     expr = sp.expand(sp.expand_log(sp.log(density.xreplace(subs)), force=True))
@@ -135,8 +153,7 @@ def _oracle(pair: Any, pv: dict[str, Fraction], qv: dict[str, Fraction]) -> Any:
     """KL(p ‖ q) by mpmath quadrature (or summation) of p (log p − log q)."""
     spec = SPECS[(pair.p, pair.q)]()
     x = spec.p.variable
-    subs = {pair.p_params[k]: sp.Rational(v.numerator, v.denominator) for k, v in pv.items()}
-    subs.update({pair.q_params[k]: sp.Rational(v.numerator, v.denominator) for k, v in qv.items()})
+    subs = _subs(pair, pv, qv)
     log_p = _numeric_log_density(spec.p.pdf(x), x, subs)
     log_q = _numeric_log_density(spec.q.pdf(x), x, subs)
 
@@ -273,10 +290,7 @@ def test_matches_mpmath_definition(pair_id: str) -> None:
         pv, qv = params
         for k in shared:  # a parameter both share (Weibull's concentration) is drawn once
             qv[k] = pv[k]
-        subs = {pair.p_params[k]: sp.Rational(v.numerator, v.denominator) for k, v in pv.items()}
-        subs.update(
-            {pair.q_params[k]: sp.Rational(v.numerator, v.denominator) for k, v in qv.items()}
-        )
+        subs = _subs(pair, pv, qv)
         for cond in (*pair.conditions, *pair.finite_when):
             assume(bool(cond.xreplace(subs)))
         if pair.p == "pareto":
@@ -290,12 +304,7 @@ def test_matches_mpmath_definition(pair_id: str) -> None:
             values.update({pair.q_params[k]: v for k, v in qv.items()})
             closed = _closed(pair)(*(_mpf(values[s]) for s in _closed_args(pair)))
             reference = _oracle(pair, pv, qv)
-            assert closed >= -(mpmath.mpf(10) ** (-DIGITS))
-            error = abs(closed - reference)
-            assert error <= mpmath.mpf(10) ** (-DIGITS) * max(1, abs(reference)), (
-                closed,
-                reference,
-            )
+            _assert_matches(closed, reference)
 
     check()
 
@@ -371,12 +380,7 @@ def _check_vector_pair(pair: Any) -> None:
             qv = [_mpf(v) for v in params[1]]
             closed = fn(*pv, *qv)
             reference = _vector_oracle(pair, pv, qv)
-            assert closed >= -(mpmath.mpf(10) ** (-DIGITS))
-            error = abs(closed - reference)
-            assert error <= mpmath.mpf(10) ** (-DIGITS) * max(1, abs(reference)), (
-                closed,
-                reference,
-            )
+            _assert_matches(closed, reference)
 
     check()
 
@@ -448,11 +452,9 @@ def _check_matrix_pair(pair: Any) -> None:
         d, (l1, t1, l2, t2) = drawn
         exact = []
         for loc, tril in ((l1, t1), (l2, t2)):
-            lm = sp.ImmutableMatrix(
-                [[sp.Rational(v.numerator, v.denominator) for v in row] for row in tril]
-            )
+            lm = sp.ImmutableMatrix([[_rational(v) for v in row] for row in tril])
             exact += [
-                sp.ImmutableMatrix([sp.Rational(v.numerator, v.denominator) for v in loc]),
+                sp.ImmutableMatrix([_rational(v) for v in loc]),
                 lm * lm.T,
             ]
         subs = dict(zip(symbols, exact, strict=True))
@@ -461,12 +463,7 @@ def _check_matrix_pair(pair: Any) -> None:
             closed = mpmath.mpf(str(sp.N(value, DIGITS + 15)))
             mp = [mpmath.matrix([[_mpf(v) for v in row] for row in m.tolist()]) for m in exact]
             reference = _mvn_oracle(*mp)
-            assert closed >= -(mpmath.mpf(10) ** (-DIGITS))
-            error = abs(closed - reference)
-            assert error <= mpmath.mpf(10) ** (-DIGITS) * max(1, abs(reference)), (
-                closed,
-                reference,
-            )
+            _assert_matches(closed, reference)
 
     check()
 
@@ -514,8 +511,8 @@ def _diagonal_log_density(loc: list[Fraction], scale: list[Fraction]) -> Any:
     """log of the symbolic DiagonalNormal's pdf at exact parameters, as f(x_1, ..., x_D)."""
     d = len(loc)
     fam = family("diagonalnormal")(
-        loc=[sp.Rational(v.numerator, v.denominator) for v in loc],
-        scale=[sp.Rational(v.numerator, v.denominator) for v in scale],
+        loc=[_rational(v) for v in loc],
+        scale=[_rational(v) for v in scale],
     )
     x = fam.variable
     ts = sp.symbols(f"t0:{d}", real=True)
@@ -555,7 +552,7 @@ def _indexed_closed(pair: Any, pv: dict[str, list[Fraction]], qv: dict[str, list
     for params, values in ((pair.p_params, pv), (pair.q_params, qv)):
         for name, base in params.items():
             for k, v in enumerate(values[name]):
-                subs[base[k + 1]] = sp.Rational(v.numerator, v.denominator)
+                subs[base[k + 1]] = _rational(v)
     value = pair.expression.xreplace({dim: d}).doit().xreplace(subs)
     return mpmath.mpf(str(sp.N(value, DIGITS + 15)))
 
@@ -581,12 +578,7 @@ def _check_indexed_pair(pair: Any) -> None:
         with mpmath.workdps(DIGITS + 15):
             closed = _indexed_closed(pair, pv, qv)
             reference = _indexed_oracle(pv, qv)
-            assert closed >= -(mpmath.mpf(10) ** (-DIGITS))
-            error = abs(closed - reference)
-            assert error <= mpmath.mpf(10) ** (-DIGITS) * max(1, abs(reference)), (
-                closed,
-                reference,
-            )
+            _assert_matches(closed, reference)
 
     check()
 

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from klproof.numeric import _beta_kernels as BK
 from klproof.numeric import _gamma_kernels as G
 from klproof.numeric import _misc_kernels as MK
 from klproof.numeric import _special as S
@@ -1415,6 +1416,8 @@ def _kl_gamma_exponential(p: Gamma, q: Exponential) -> FArr:
 
 def _dirichlet_run(p: Distribution, q: Distribution, a: FArr, b: FArr) -> FArr:
     shape, dt = _shape_dtype(p, q)
+    if 2 <= a.shape[-1] <= BK.MAX_K:
+        return BK.kl_dirichlet(a, b, shape, dt, _k_dirichlet)
     return _run(_k_dirichlet, [(a, 1), (b, 1)], shape, dt)
 
 
@@ -1429,14 +1432,9 @@ def _kl_dirichlet_dirichlet(p: Dirichlet, q: Dirichlet) -> FArr:
 
 @register_kl(Beta, Beta, source=_PENNY + " (Beta = Dirichlet with K = 2)")
 def _kl_beta_beta(p: Beta, q: Beta) -> FArr:
-    @_temporaries(64)  # ~20 arrays of 3 values per row
-    def k(a1: F64, a0: F64, b1: F64, b0: F64) -> F64:
-        arrs = np.broadcast_arrays(*(np.atleast_1d(x) for x in (a1, a0, b1, b0)))
-        return _k_dirichlet(np.stack(arrs[:2], -1), np.stack(arrs[2:], -1))
-
-    return _scalar_pair(
-        k, p, q, p.concentration1, p.concentration0, q.concentration1, q.concentration0
-    )
+    shape, dt = _shape_dtype(p, q)
+    params = (p.concentration1, p.concentration0, q.concentration1, q.concentration0)
+    return BK.kl_beta_beta(*params, shape, dt, _k_dirichlet)
 
 
 @register_kl(Bernoulli, Bernoulli, source=_COVER)
@@ -1703,14 +1701,9 @@ def _sigmoid_minus(logits: F64, p: F64, lam: F64) -> F64:
 
 @register_kl(Beta, Uniform, source=_PENNY + " (Uniform(0, 1) = Beta(1, 1))")
 def _kl_beta_uniform(p: Beta, q: Uniform) -> FArr:
-    @_temporaries(64)  # ~20 arrays of 3 values per row
-    def k(a: F64, b: F64, lo: F64, hi: F64) -> F64:
-        ab = np.stack(np.broadcast_arrays(np.atleast_1d(a), np.atleast_1d(b)), -1)
-        base = _k_dirichlet(ab, np.ones_like(ab))
-        val = base + np.log(hi - lo)
-        return np.where((lo <= 0) & (hi >= 1), val, np.inf)
-
-    return _scalar_pair(k, p, q, p.concentration1, p.concentration0, q.low, q.high)
+    shape, dt = _shape_dtype(p, q)
+    params = (p.concentration1, p.concentration0, q.low, q.high)
+    return BK.kl_beta_uniform(*params, shape, dt, _k_dirichlet)
 
 
 @register_kl(Uniform, Exponential, source=_DEF)

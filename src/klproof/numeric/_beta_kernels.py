@@ -38,8 +38,9 @@ passes, which on a cache-sized block is what the time is:
   but the :math:`2K + 2` logarithms :math:`s\,[\log(Y^8/P) - 8]` are summed (with the
   signs above) as **one** logarithm of the product of the factors
   :math:`F = (Y/e)^8/P(x)` (:math:`F = 1` where :math:`s = 0`): each factor lies in
-  :math:`[5\cdot 10^{-3}, 1.2\cdot 10^{-3}/x]`, so for :math:`K \le 8` and
-  :math:`x \ge 10^{-3}` the product neither overflows nor underflows, and its
+  :math:`[5\cdot 10^{-3}, 1.2\cdot 10^{-3}/x]`, so for :math:`K \le 64` (``MAX_K``) and
+  :math:`x \ge 10^{-3}` the product (at least :math:`(5\cdot 10^{-3})^{65} \approx 10^{-150}`)
+  neither overflows nor underflows, and its
   logarithm carries the same absolute error (the sum of the factors' relative
   errors) as the sum of separate logarithms would;
 * :math:`\nu(x) = \nu^*(Y) + s\,[H(x) - \tfrac12(1/x - 1/Y)] - \log(Y/x)`,

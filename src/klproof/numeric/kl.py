@@ -678,7 +678,7 @@ def _k_gamma(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
         weak = (np.abs(rr - 1.0) < _GAMMA_FAST_REL) & (lead < 0.1)
         if weak.any():
             bm = bm.copy()
-            bm[weak] = S.bregman_mu(x1[weak], x2[weak] - x1[weak])
+            bm[weak] = G.bregman_mu_fast(x1[weak], x2[weak] - x1[weak])
         out[idx] = lead + bm
     if fast is not None and not fast.all():
         idx = np.flatnonzero(~fast)
@@ -753,13 +753,8 @@ def _k_gamma_careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
     small = far & ~big
     if np.any(small):
         # log Gamma(x) = log Gamma(1 + x) - log x splits off rho - 1 - log rho exactly
-        special = S.scipy_special()
         x1, y1, x2, y2 = a1[small], b1[small], a2[small], b2[small]
-        shifted = (
-            special.gammaln(1.0 + x2)
-            - special.gammaln(1.0 + x1)
-            - (x2 - x1) * special.digamma(1.0 + x1)
-        )
+        shifted = G.lgamma1p_bregman(x1, x2)
         rate = x1 * S.rm1mlog(y2, y1)[0] - (x2 - x1) * S.log_ratio(y2, y1)
         out[small] = np.maximum(shifted, 0.0) + S.rm1mlog(x2, x1)[0] + rate
     if np.any(near):
@@ -1397,7 +1392,7 @@ def _kl_gamma_gamma(p: Gamma, q: Gamma) -> FArr:
 @register_kl(Exponential, Gamma, source=_PENNY + " (Exponential = Gamma with shape 1)")
 def _kl_exponential_gamma(p: Exponential, q: Gamma) -> FArr:
     def careful(r: F64, a2: F64, b2: F64) -> F64:
-        return _k_gamma(np.ones(()), r, a2, b2)
+        return G.careful_exponential_gamma(r, a2, b2, _k_gamma)
 
     shape, dt = _shape_dtype(p, q)
     args = (p.rate, q.concentration, q.rate)

@@ -220,6 +220,21 @@ def _conc_cases(keys: tuple[str, ...], vec: bool = False) -> Callable[..., list[
                 out.append((p, q))
             for m2 in mags:
                 out.append((p, {k: make(m2, rng) for k in keys}))
+        # mixed magnitudes: a concentration <= 1 beside a larger one, moved by a little
+        # or a lot (the closed forms' large terms cancel there when the KL is small)
+        for small, big in ((1e-3, 5.0), (1e-3, 1e3), (1e-50, 1e5), (1e-5, 1e150)):
+            for fs, fb in ((1.0, 1.3), (1.004, 1.27), (0.99, 0.7), (1.0, 1e-2)):
+                vals = [small * _pos(rng, 1, 2), big * _pos(rng, 1, 2)]
+                moved = [vals[0] * fs, vals[1] * fb]
+                if vec:
+                    vals.append(small * _pos(rng, 1, 2))
+                    moved.append(vals[-1] * fs)
+                    pv: Params = {keys[0]: vals}
+                    qv: Params = {keys[0]: moved}
+                else:
+                    pv = dict(zip(keys, vals, strict=True))
+                    qv = dict(zip(keys, moved, strict=True))
+                out.append((pv, qv))
         return out
 
     return gen

@@ -191,6 +191,83 @@ def test_beta_pinned_far(p: tuple[float, float], q: tuple[float, float]) -> None
     )
 
 
+#: Rows with a concentration <= 1 beside a larger one and a small KL: the rearranged
+#: closed forms cancel the large components' Stirling terms to a few 1e-15 absolute
+#: (before the exact split of _beta_kernels.split_small, the relative errors in the
+#: comments; found by a scan of mixed magnitudes)
+MIXED_BETA = [
+    ((4.623, 0.0013), (6.103, 0.00126)),  # KL 5.6e-4: 6.8e-13
+    ((0.001866, 1.878), (0.001849, 2.447)),  # 7.0e-12
+    ((4.956933346079583, 0.0013893676869572544), (6.297553277533413, 0.0013962613585682174)),
+    # ^ KL 6.2e-5: 5.2e-11
+    ((0.0012510550613516161, 3.963642250855309), (0.0012460963554965804, 2.685598884949082)),
+    # ^ 1.9e-11
+    ((0.001190412237585054, 8190.390529247578), (0.0011870474563897668, 12081.148925558531)),
+    # ^ 9.9e-12
+    # all concentrations <= 1 (the shifted form of the tiny branch): 1.2e-12
+    ((0.9117860997282596, 0.001004715342383137), (0.670358771753262, 0.0010162665589777047)),
+    # out of the fast range: 1.0e-5 and 1.8e-6
+    (
+        (7.527705706800698e18, 1.162416611890995e-40),
+        (1.2860946987262416e17, 1.1624431784569104e-40),
+    ),
+    (
+        (1.8490902573034406e-133, 9.735629605122219e140),
+        (1.848880872937333e-133, 2.694456895057762e139),
+    ),
+    # the former known gap of tests/testing (concentrations spanning > 1e100): 9.6e-11
+    ((4.418184834716399e-74, 4.437152384060329e47), (4.315092522077677e-74, 1.068788273748207e48)),
+]
+
+
+@pytest.mark.parametrize(("p", "q"), MIXED_BETA)
+def test_beta_pinned_mixed(p: tuple[float, float], q: tuple[float, float]) -> None:
+    _check(
+        "kl/beta/beta",
+        {"concentration1": p[0], "concentration0": p[1]},
+        {"concentration1": q[0], "concentration0": q[1]},
+    )
+
+
+@pytest.mark.parametrize(("p", "q"), MIXED_BETA)
+def test_dirichlet_pinned_mixed(p: tuple[float, float], q: tuple[float, float]) -> None:
+    """The Beta rows as K = 2 Dirichlet rows, and with a third small component."""
+    _check("kl/dirichlet/dirichlet", {"concentration": list(p)}, {"concentration": list(q)})
+    _check(
+        "kl/dirichlet/dirichlet",
+        {"concentration": [*p, 0.0021]},
+        {"concentration": [*q, 0.00205]},
+    )
+
+
+factor = st.one_of(
+    st.just(1.0),
+    st.tuples(rel, sign).map(lambda t: 1.0 + t[1] * t[0]),
+    st.floats(0.5, 2.0),
+    st.floats(-2.0, 2.0).map(lambda e: 10.0**e),
+)
+
+
+@given(
+    a=st.floats(1e-150, 1.0),
+    b=st.floats(0.5, 1e150),
+    fa=factor,
+    fb=factor,
+    swap=st.booleans(),
+)
+@example(a=0.0013893676869572544, b=4.956933346079583, fa=1.00496, fb=1.27, swap=True)
+def test_beta_mixed_magnitudes(a: float, b: float, fa: float, fb: float, swap: bool) -> None:
+    """One concentration <= 1, the other larger; each moved by nothing, a little or a lot."""
+    p, q = [a, b], [a * fa, b * fb]
+    if swap:
+        p, q = p[::-1], q[::-1]
+    _check(
+        "kl/beta/beta",
+        {"concentration1": p[0], "concentration0": p[1]},
+        {"concentration1": q[0], "concentration0": q[1]},
+    )
+
+
 @given(lam=st.floats(1e-300, 1e300), e=rel, s=sign)
 @example(lam=3.0, e=1e-8, s=1.0)  # naive: 15 rel error, negative
 def test_poisson_near_diagonal(lam: float, e: float, s: float) -> None:

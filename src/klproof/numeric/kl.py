@@ -810,6 +810,16 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
             # form below, which splits off their large parts exactly
             fast[idx[(val < 0.05) & (hi[idx] <= 1.0)]] = False
             far = far & ~fast
+        # concentrations <= 1 beside a larger one (the forms above and below cancel to a
+        # few 1e-15 absolute there): split off exactly, see _beta_kernels.split_small
+        mixed = far.copy()
+        if np.any(fast):
+            mixed |= fast & (out < 0.05)
+        if np.any(mixed):
+            midx = np.flatnonzero(mixed)
+            ok, val = BK.split_small(a[midx], b[midx])
+            out[midx[ok]] = val
+            far[midx[ok]] = False
         # all concentrations <= 1: log Gamma(x) = log Gamma(1 + x) - log x splits off
         # sum_i phi(y_i/x_i) - phi(y0/x0), phi(r) = r - 1 - log r, exactly (as in _k_gamma)
         tiny = far & (hi <= 1.0)

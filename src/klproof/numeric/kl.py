@@ -1396,7 +1396,11 @@ def _kl_poisson_poisson(p: Poisson, q: Poisson) -> FArr:
 def _kl_gamma_gamma(p: Gamma, q: Gamma) -> FArr:
     shape, dt = _shape_dtype(p, q)
     args = (p.concentration, p.rate, q.concentration, q.rate)
-    return G.run_deferred(G.fast_gamma_gamma, _k_gamma, args, shape, dt, BLOCK_SIZE)
+
+    def careful(a1: F64, b1: F64, a2: F64, b2: F64) -> F64:
+        return G.careful_gamma_gamma(a1, b1, a2, b2, _k_gamma)
+
+    return G.run_deferred(G.fast_gamma_gamma, careful, args, shape, dt, BLOCK_SIZE)
 
 
 @register_kl(Exponential, Gamma, source=_PENNY + " (Exponential = Gamma with shape 1)")

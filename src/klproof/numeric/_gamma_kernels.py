@@ -1,33 +1,36 @@
-r"""Lean block kernels for the Gamma pairs: KL(Gamma || Gamma), Exponential <-> Gamma.
+r"""Lean block kernels for the Gamma pairs and Gamma -> Normal.
 
-The arithmetic is that of :func:`klproof.numeric.kl._k_gamma` (see there and
-:func:`~klproof.numeric._special.mu_nu_fast` for the accuracy argument), reorganised
-for speed, which on a cache-sized block is the number of NumPy passes and calls:
+KL(Gamma || Gamma), Exponential <-> Gamma and Gamma -> Normal, with the closed forms
+and accuracy arguments of :func:`klproof.numeric.kl._k_gamma` and
+``kl._k_gamma_normal``, reorganised for speed, which on a cache-sized block is the
+number of NumPy passes and calls (each pass ~0.13 ns per element, each call ~0.6 us):
 
-* every pass writes into a scratch buffer allocated once per call (``out=``);
-* the Stirling remainders :math:`\mu(a_1), \mu(a_2)` are formed in one set of calls on
-  the two shapes stacked as one ``(2, m)`` block (half the Python dispatch);
+* every pass writes into a scratch buffer allocated once per call (``out=``): the
+  previous kernels allocated ~150 block-sized temporaries per block;
+* Stirling's remainders come from :func:`mu_nu_into` (the recurrence of
+  :func:`~klproof.numeric._special.mu_nu_fast` with economised series), with
+  :math:`\mu(a_1), \mu(a_2)` formed by one set of calls on the two shapes stacked;
 * for Exponential -> Gamma and Gamma -> Exponential one shape is 1, and
-  :math:`\mu(1), \nu(1)` are constants: only one remainder per element is formed
-  (Gamma -> Exponential needs :math:`\mu(a_1), \nu(a_1)`, Exponential -> Gamma only
-  :math:`\mu(a_2)`);
-* the elements that need the careful forms (close shapes, a small amplified log-ratio,
-  parameters outside the fast range) are only *flagged* per block; after the last
-  block they are gathered across the whole batch and recomputed by the careful
-  kernel in a few large calls, so a block pays nothing for them but a mask.
+  :math:`\mu(1), \nu(1)` are constants: one remainder per element;
+* the elements whose fast value is not proven accurate (close shapes with a small sum,
+  a small amplified log-ratio, parameters outside the fast range) are only *flagged*
+  per block, gathered, and recomputed by a careful kernel in chunks
+  (:func:`run_deferred`), so a block pays nothing for them but a mask.
 
-Each fast value is the closed form of Penny (2001) as three non-negative terms,
+Each fast Gamma value is the closed form of Penny (2001) as three non-negative terms,
 
 .. math:: \mathrm{KL} = a_1 \sigma\, k(t) + \tfrac12(\rho - 1 - \log\rho)
    + \big[\mu(a_2) - \mu(a_1) + (a_2 - a_1)\,\nu(a_1)\big],
 
 :math:`\rho = a_2/a_1`, :math:`\sigma = b_2/b_1`, :math:`t = \log\rho - \log\sigma`,
-:math:`k(t) = t + (t - 1)\,\mathrm{expm1}(t)`, exactly as in ``_k_gamma``: where it is
-used (shapes in :math:`[10^{-3}, 10^6]` differing by a relative 1/4 or more, and not
-:math:`|t| < 1/2` with :math:`a_1\sigma > 100`) the middle term is at least 0.013 and
-the others are formed to a few 1e-15 absolute, so the sum is accurate to ~1e-13
-relative. Every other element is recomputed by the careful kernel passed in (the same
-``_k_gamma``), so accuracy is exactly that of ``_k_gamma`` everywhere.
+:math:`k(t) = t + (t - 1)\,\mathrm{expm1}(t)`, as in ``_k_gamma``: for shapes in
+:math:`[10^{-3}, 10^6]` differing by a relative 1/4 or more (and not :math:`|t| < 1/2`
+with :math:`a_1\sigma > 100`) the middle term is at least 0.013 and the others are
+formed to a few 1e-15 absolute, so the sum is accurate to ~1e-13 relative; closer
+shapes are kept under the conditions of :func:`_needs_careful`. Flagged elements go to
+:func:`careful_gamma_gamma` / :func:`careful_exponential_gamma` (exact close-shape
+forms) and from there to ``_k_gamma`` for everything else; Gamma -> Exponential and
+Gamma -> Normal send them to ``_k_gamma`` and ``_k_gamma_normal``.
 """
 
 from __future__ import annotations
@@ -163,11 +166,12 @@ def run_deferred(
     """Evaluate ``fast`` over ``batch_shape`` in blocks; redo flagged elements with ``careful``.
 
     ``arrays`` are the scalar parameters (event dimension 0), broadcast against
-    ``batch_shape``. ``fast(*blocks, scratch=...)`` returns ``(values, fix)``; the
-    elements where ``fix`` is true are collected over all blocks and passed to
-    ``careful`` (elementwise, like the block kernels of ``kl``) in chunks of
-    ``block`` elements after the last block. Extra memory: the scratch buffers, and
-    one index per flagged element.
+    ``batch_shape``; blocks have ``BLOCK_SCALE * block`` elements (fewer for small
+    batches). ``fast(*blocks, scratch=...)`` returns ``(values, fix)``; the parameters
+    of the elements where ``fix`` is true are gathered per block and passed to
+    ``careful`` (elementwise, like the block kernels of ``kl``) whenever a chunk of
+    them is pending (:class:`_Pending`). Extra memory: the scratch buffers, the
+    pending chunk and the careful kernel's temporaries (see ``CAREFUL_SHARE``).
     """
     out = np.empty(batch_shape, dtype=dtype)
     flat = out.reshape(-1)

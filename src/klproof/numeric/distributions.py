@@ -1475,7 +1475,7 @@ class DiagonalNormal(Distribution):
         z = (x - _f(self.loc)) / s
         k = self.event_shape[0]
         return np.asarray(
-            -0.5 * (z * z).sum(-1) - np.log(s).sum(-1) - 0.5 * k * LOG_2PI, dtype=np.float64
+            -(z * (0.5 * z)).sum(-1) - np.log(s).sum(-1) - 0.5 * k * LOG_2PI, dtype=np.float64
         )
 
     def _sample(self, rng: np.random.Generator, shape: Shape) -> F64:

@@ -450,22 +450,28 @@ def _rowreduce(op: np.ufunc, x: F64) -> F64:
 def _k_normal(m1: F64, s1: F64, m2: F64, s2: F64) -> F64:
     g, d = S.rm1mlog(s1, s2)
     z = (m1 - m2) / s2
-    return g + 0.5 * (d * d + z * z)
+    # d (d/2), not (d d)/2: d^2 overflows for |d| > 1.3e154 while d^2/2 may not
+    return g + (d * (0.5 * d) + z * (0.5 * z))
 
 
 @_buffers(4)
 def _k_normal_ws(m1: F64, s1: F64, m2: F64, s2: F64, *, bufs: list[F64]) -> F64:
-    """:func:`_k_normal` in preallocated buffers: (r - 1 - log r) + (d^2 + z^2) / 2."""
+    """:func:`_k_normal` in preallocated buffers: (r - 1 - log r) + d (d/2) + z (z/2).
+
+    Each square is halved before it is formed (halving is exact), so a KL just below
+    the float64 maximum stays finite where ``z * z`` alone would overflow.
+    """
     d, g, t, o = bufs
     np.subtract(s1, s2, out=d)
     np.divide(d, s2, out=d)
     S.rm1mlog_into(d, s1, s2, g, t)
     np.subtract(m1, m2, out=t)
     np.divide(t, s2, out=t)
-    np.multiply(t, t, out=t)
-    np.multiply(d, d, out=o)
+    np.multiply(t, 0.5, out=o)
+    np.multiply(o, t, out=o)
+    np.multiply(d, 0.5, out=t)
+    np.multiply(t, d, out=t)
     np.add(o, t, out=o)
-    np.multiply(o, 0.5, out=o)
     np.add(o, g, out=o)
     return o
 
@@ -476,8 +482,8 @@ def _k_halfnormal(s1: F64, s2: F64, *, bufs: list[F64]) -> F64:
     np.subtract(s1, s2, out=d)
     np.divide(d, s2, out=d)
     S.rm1mlog_into(d, s1, s2, g, t)
-    np.multiply(d, d, out=t)
-    np.multiply(t, 0.5, out=t)
+    np.multiply(d, 0.5, out=t)
+    np.multiply(t, d, out=t)  # d (d/2): finite wherever d^2/2 is
     np.add(t, g, out=t)
     return t
 
@@ -1253,7 +1259,7 @@ def _k_mvn_tril(m1: F64, l1: F64, m2: F64, l2: F64) -> F64:
             acc -= l2[:, i, k] * z[k]
         acc /= l2[:, i, i]
         z[i] = acc
-        total += acc * acc
+        total += acc * (0.5 * acc)  # halved before squaring: KL, not 2 KL, must be finite
     cols: list[list[F64]] = [[] for _ in range(d)]  # cols[j][i - j] = N_ij
     for j in range(d):
         for i in range(j, d):
@@ -1263,21 +1269,23 @@ def _k_mvn_tril(m1: F64, l1: F64, m2: F64, l2: F64) -> F64:
             acc /= l2[:, i, i]
             cols[j].append(acc)
             if i > j:
-                total += acc * acc
+                total += acc * (0.5 * acc)
     for i in range(d):
         nii = cols[i][0]
-        e = nii * (2.0 + nii)  # M_ii^2 - 1, exact to a few ulp
-        g = e - np.log1p(e)
+        eh = nii * (1.0 + 0.5 * nii)  # (M_ii^2 - 1) / 2, exact to a few ulp
+        e = 2.0 * eh
+        g = eh - 0.5 * np.log1p(e)  # phi(M_ii^2) / 2
         small = np.abs(e) < 1e-2
         if small.any():
             es = e[small]
-            g[small] = es * es * S._horner(es, S._G_COEF)
-        low = e < -0.999  # M_ii^2 < 1e-3: log from the ratio itself
+            g[small] = 0.5 * es * es * S._horner(es, S._G_COEF)
+        # M_ii^2 < 1e-3, or so large that M_ii^2 - 1 overflows while its half does not:
+        # the log from the ratio itself
+        low = (e < -0.999) | (e > 1e300)
         if low.any():
             r = l1[:, i, i][low] / l2[:, i, i][low]
-            g[low] = r * r - 1.0 - 2.0 * np.log(r)
+            g[low] = np.where(e[low] < 0.0, 0.5 * (r * r - 1.0), eh[low]) - np.log(np.abs(r))
         total += g
-    total *= 0.5
     return total
 
 
@@ -1308,7 +1316,7 @@ def _k_mvn(p_arrays: tuple[F64, F64, F64], q_arrays: tuple[F64, F64, F64], both_
         lam = sv * sv
         g[low] = (lam - 1.0 - 2.0 * np.log(sv)).sum(-1)
     z = np.linalg.solve(l2, (m2 - m1)[..., None])[..., 0]
-    return np.asarray(0.5 * (g + (z * z).sum(-1)), dtype=np.float64)
+    return np.asarray(0.5 * g + (z * (0.5 * z)).sum(-1), dtype=np.float64)
 
 
 # -- registrations ---------------------------------------------------------------------
@@ -1579,7 +1587,7 @@ def _k_to_normal(dmean: F64, std: F64, gap: F64 | float, s2: F64) -> F64:
     """
     g, d = S.rm1mlog(std, s2)
     z = dmean / s2
-    return np.asarray(g + 0.5 * (d * d + z * z) + gap, dtype=np.float64)
+    return np.asarray(g + (d * (0.5 * d) + z * (0.5 * z)) + gap, dtype=np.float64)
 
 
 @register_kl(Laplace, Normal, source=_DEF)
@@ -1643,7 +1651,7 @@ def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
     gap = S.gamma_normal_gap(a)
     ok = np.isfinite(z) & np.isfinite(d) & (d > -0.5)
     out = S.dm_log1p(np.where(ok, d, 0.0))
-    out += 0.5 * (d * d + z * z)
+    out += d * (0.5 * d) + z * (0.5 * z)
     out += gap
     if not ok.all():
         # sd far from q's scale: the scale part from the rounded sd is accurate, but the
@@ -1654,7 +1662,7 @@ def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
         g, dd = S.rm1mlog(r[idx] / bi, s2i)
         zi = z[idx]
         zi = np.where(np.isfinite(zi), zi, (ai / bi - m2i) / s2i)
-        out[idx] = g + 0.5 * (dd * dd + zi * zi) + gap[idx]
+        out[idx] = g + (dd * (0.5 * dd) + zi * (0.5 * zi)) + gap[idx]
     return out
 
 

@@ -176,6 +176,10 @@ def test_beta_near_diagonal(a: float, b: float, e1: float, e2: float, s1: float,
         # (the previous kernel's path here) lost to 2.5e-11 and 1.5e-11
         ((28.35645701718909, 0.005038590609528295), (20.326871259683195, 0.005038590609528295)),
         ((8.333537143700921, 0.0012922334900544357), (24.7506416199834, 0.0012922334900544357)),
+        # one small concentration kept, the other moved 118-fold, a KL of 0.145: the fast
+        # kernel's (y - x) nu(x) terms cancel (2.6e-12 before its |r_0 - 1| guard)
+        ((0.00116533126, 4.92173333), (0.00116377564, 580.957362)),
+        ((0.0016798586637474277, 3.7039858547928963), (0.0016815992688335513, 370.29216285669435)),
         # all concentrations small, one moved by 1/3, a KL of 2.2e-3 (fast form: 2.2e-12)
         (
             (0.03921528368091176, 0.0012634020470061339),

@@ -50,7 +50,8 @@ passes, which on a cache-sized block is what the time is:
 * :math:`\log r_i` in :math:`\phi(r_i)` is :math:`\tau_i + \log r_0` (no extra log).
 
 Accuracy. The fast value is kept where every concentration lies in
-:math:`[10^{-3}, 10^{4}]` and the value is at least 0.05. There each term above is
+:math:`[10^{-3}, 10^{4}]` and the value is at least 0.05 (0.02 for :math:`K \le 4`, see
+below). There each term above is
 formed to an absolute error of a few 1e-15 (also on the diagonal: nothing divides by
 the step :math:`y - x`): the lead term to :math:`r_0 x_i |k'(\tau_i)|` times the few-ulp error of
 :math:`\tau_i` (relative accuracy where :math:`\tau_i \to 0`), the :math:`\phi` terms
@@ -60,7 +61,25 @@ recurrence), to a few ulp of the value above (the series); so the result is accu
 to ~1e-13 relative (measured against 40-digit mpmath: absolute error below 6e-15 for
 KL < 1 with concentrations in [0.05, 20], near the diagonal and off it; relative
 error below 1.2e-13 for every kept value on [1e-3, 1e4], 2000-row samples far,
-near, same-mean and around the shift at 8). Every other element — a KL below 0.05,
+near, same-mean and around the shift at 8). The threshold: that absolute error does
+not grow as the KL shrinks (no term divides by it), so the relative error of a kept
+value is at most the absolute bound over the threshold. For :math:`K \le 4` the worst
+absolute error measured among values in [0.02, 0.05) is 6.8e-15 (1000-row samples
+each: Beta and Dirichlet K = 4, near the diagonal, far from it, concentrations in
+[1e-3, 1e4] and the bench's [0.05, 20]; worst relative 3.3e-13), so 0.02 keeps
+<= 3.4e-13 with a 3x margin to 1e-12 and halves the flagged rows; with more
+components the terms, and so the absolute error, grow with :math:`K`, and 0.05 stays.
+One term breaks the "few 1e-15" bound: :math:`\sum_i (y_i - x_i)\nu(x_i) - (y_0 - x_0)
+\nu(x_0)` where one component dominates and moves far (e.g. (0.00117, 4.92) against
+(0.00116, 581): two terms of ~9 cancel to a KL of 0.145), since below 8 the recurrence
+gives :math:`\nu(x)` to a few ulp of :math:`1/x`, i.e. :math:`|y_i - x_i|` times that.
+Measured, the error is about :math:`3\cdot 10^{-15}|r_0 - 1|` (2.6e-12 relative there
+before); so a value is kept only where also :math:`|r_0 - 1| \le 64\,\mathrm{KL}`
+(``_NU_GUARD``; at most ~2e-13), and the others go to :func:`split_small`, which forms
+that difference as an integral (worst 2.2e-13 over 2100 such rows, KL 0.02 to 3).
+With the threshold at 0.02 and this guard, 0.6 % of the bench's Beta rows are flagged
+(1.4 % before).
+Every other element — a KL below the threshold,
 a concentration outside the range, NaN — is only *flagged* in its block; the flagged
 elements are gathered over the whole batch and recomputed in a few large calls: rows
 with every :math:`|y_i/x_i - 1| < 1/4` and concentrations in range by :func:`_near`
@@ -95,6 +114,8 @@ Careful = Callable[..., F64]
 
 #: fast-form range of the concentrations and least KL kept (see the module docstring)
 _LO, _HI, _KL_MIN = 1e-3, 1e4, 0.05
+#: least KL kept for K <= _KL_MIN_K components (module docstring, "Accuracy")
+_KL_MIN_SMALL_K, _KL_MIN_K = 0.02, 4
 #: most components for the fast form (the product of the F factors stays in range)
 MAX_K = 64
 #: rows of a block (per argument of mu): 4096 measured faster than 2048 (Beta 72 vs 77,
@@ -143,7 +164,9 @@ _C7, _C6, _C10, _C12 = _c(7.0 / 8.0), _c(6.0 / 8.0), _c(10.0 / 8.0), _c(12.0 / 8
 _C3, _C11, _C175 = _c(3.0 / 8.0), _c(11.0 / 8.0), _c(1.75)
 #: (Y f)^8 with f = 1 - kappa c8: f = 1/e where shifted (c8 = 8), exactly 1 where not
 _KAPPA = _c(-(1.0 - math.exp(-1.0)) / 8.0)
-_LO_C, _HI_C, _KL_MIN_C = _c(_LO), _c(_HI), _c(_KL_MIN)
+_LO_C, _HI_C = _c(_LO), _c(_HI)
+#: fast values kept only where |r_0 - 1| <= _NU_GUARD KL (module docstring, "Accuracy")
+_NU_GUARD = _c(64.0)
 
 
 def _horner_into(u: F64, coeffs: tuple[F64, ...], out: F64) -> F64:
@@ -197,6 +220,7 @@ class _Work:
         const = -0.5 * (k - 1) + (0.0 if with_q else k * _mu_one(1.0) - _mu_one(float(k)))
         self.const = _c(const)
         self.kk = _c(float(k))
+        self.kl_min = _c(_KL_MIN_SMALL_K if k <= _KL_MIN_K else _KL_MIN)
 
 
 def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
@@ -318,9 +342,16 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     np.dot(work.wg, g, total)
     add(total, work.const, total)
 
-    # -- rows kept: KL >= 0.05, concentrations in range (NaN fails all)
+    # -- rows kept: KL >= kl_min, concentrations in range (NaN fails all)
     ok, ok2 = work.ok[0, :m], work.ok[1, :m]
-    np.greater_equal(total, _KL_MIN_C, ok)
+    np.greater_equal(total, work.kl_min, ok)
+    # (y_i - x_i) nu(x_i) - (y_0 - x_0) nu(x_0) cancels where one component dominates and
+    # moves far: an error of ~3e-15 |r_0 - 1| (nu's few ulp of 1/x times |y - x|)
+    sub(r[k], _ONE, v0)
+    np.abs(v0, v0)
+    mul(total, _NU_GUARD, v1)
+    np.less_equal(v0, v1, ok2)
+    np.logical_and(ok, ok2, ok)
     np.minimum.reduce(z, 0, out=v0)
     np.greater_equal(v0, _LO_C, ok2)
     np.logical_and(ok, ok2, ok)

@@ -16,10 +16,12 @@ from klproof.derivation.calculus import (
     Integrate,
     Leibniz,
     Memo,
+    RationalIntegral,
     Restrict,
     Split,
     Substitution,
     Using,
+    ZeroDerivative,
 )
 from klproof.derivation.checks import (
     Algebra,
@@ -65,6 +67,7 @@ __all__ = [
     "Leibniz",
     "Memo",
     "Outcome",
+    "RationalIntegral",
     "Report",
     "Restrict",
     "Rule",
@@ -75,6 +78,7 @@ __all__ = [
     "SupportMismatch",
     "Unchecked",
     "Using",
+    "ZeroDerivative",
     "is_zero",
     "linear_normal_form",
 ]

@@ -42,10 +42,12 @@ __all__ = [
     "Integrate",
     "Leibniz",
     "Memo",
+    "RationalIntegral",
     "Restrict",
     "Split",
     "Substitution",
     "Using",
+    "ZeroDerivative",
 ]
 
 
@@ -659,3 +661,208 @@ class Cases(Check):
 
     def describe(self) -> str:
         return f"by cases: {sp.sstr(self.gap)} > 0, < 0, = 0"
+
+
+def _positive(expr: Any) -> bool:
+    """Whether SymPy shows ``expr > 0`` for every value the symbols' assumptions allow.
+
+    Directly; factor by factor (a power of a positive base is positive); or as a
+    quadratic :math:`a z^2 + b z + c` in a real symbol with :math:`a > 0` and
+    :math:`4ac - b^2 > 0` (each shown the same way, with one symbol fewer).
+    """
+    expr = sp.sympify(expr)
+    if expr.is_positive:
+        return True
+    if isinstance(expr, sp.Pow) and expr.exp.is_integer:
+        return _positive(expr.base)
+    factors = sp.Mul.make_args(sp.factor(expr))
+    if len(factors) > 1:
+        return all(_positive(f) for f in factors)
+    for z in sorted(expr.free_symbols, key=sp.default_sort_key):
+        if not z.is_real:
+            continue
+        try:
+            poly = sp.Poly(expr, z)
+        except sp.PolynomialError:
+            continue
+        if poly.degree() == 2:
+            a, b, c = poly.all_coeffs()
+            if _positive(a) and _positive(sp.factor(4 * a * c - b**2)):
+                return True
+    return False
+
+
+def _open_parameter(z: Any) -> bool:
+    """A real symbol ranging over an open interval (the real line or a half-line)."""
+    return bool(
+        z.is_real
+        and not z.is_integer
+        and not z.is_rational
+        and (
+            z.is_positive
+            or z.is_negative
+            or (z.is_nonnegative is None and z.is_nonpositive is None)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RationalIntegral(Check):
+    r"""The integral over the real line of a rational function, by partial fractions.
+
+    The claim is ``Integral(f, (t, -oo, oo)) = V`` with ``f`` rational in ``t`` and in the
+    parameters, and ``V`` rational in the parameters. Checked: every parameter ranges over
+    an open interval (its assumptions: real, positive or negative); the denominator of
+    ``f`` is positive for every real ``t`` and every parameter value (no pole on the line,
+    and ``f`` continuous in ``t`` and the parameters), its leading coefficient in ``t``
+    is positive and its degree exceeds the numerator's by at least 2 (``f = O(t^{-2})``
+    locally uniformly in the parameters: the integral converges absolutely, so it is the
+    symmetric limit, and it is continuous in the parameters by dominated convergence);
+    the partial fractions in ``t`` (SymPy's ``apart``, for generic parameters) add up to
+    ``f``; each is :math:`(At + B)/(t^2 + \beta t + c)` with :math:`4c - \beta^2 > 0`,
+    and :math:`G = \tfrac{A}{2}\log(t^2 + \beta t + c) + C \arctan\frac{2t +
+    \beta}{\sqrt{4c - \beta^2}}` with :math:`C = (2B - A\beta)/\sqrt{4c - \beta^2}`
+    differentiates back to it, so its symmetric limit :math:`G(R) - G(-R)` tends to
+    :math:`C\pi` (the logarithms' ratio tends to 1, the arctangent runs from
+    :math:`-\pi/2` to :math:`\pi/2`); the sum of these equals ``V``; ``V``'s denominator
+    is positive. The partial fractions hold off the zero set of their coefficients'
+    denominators, a set with empty interior; both sides are continuous in the
+    parameters, so the equality holds for every parameter value.
+    """
+
+    label = "integral of a rational function over the line (partial fractions)"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        lhs, value = unfold(claim.lhs), sp.together(unfold(claim.rhs))
+        if not isinstance(lhs, sp.Integral) or len(lhs.limits) != 1:
+            return Outcome("failed", "expected one integral on the left")
+        t, lo, hi = lhs.limits[0]
+        if (lo, hi) != (-sp.oo, sp.oo) or not t.is_real or value.has(sp.Integral):
+            return Outcome("failed", "expected an integral over the real line = a closed form")
+        f = sp.together(lhs.function)
+        params = sorted((f.free_symbols | value.free_symbols) - {t}, key=sp.default_sort_key)
+        if not all(_open_parameter(z) for z in params):
+            return Outcome("failed", "a parameter does not range over an open interval")
+        if not (f.is_rational_function(t, *params) and value.is_rational_function(*params)):
+            return Outcome("failed", "the integrand or the value is not a rational function")
+        num, den = sp.fraction(f)
+        pnum, pden = sp.Poly(num, t), sp.Poly(den, t)
+        if pden.degree() < pnum.degree() + 2:
+            return Outcome("failed", "the integrand is not O(t^-2): the integral diverges")
+        if not (_positive(den) and _positive(pden.LC())):
+            return Outcome("unchecked", f"the denominator {sp.sstr(den)} is not shown positive")
+        if not _positive(sp.fraction(value)[1]):
+            return Outcome("unchecked", "the value's denominator is not shown positive")
+        pieces = sp.Add.make_args(sp.apart(f, t))
+        if sp.cancel(sp.together(sp.Add(*pieces) - f)) != 0:
+            return Outcome("failed", "the partial fractions do not add up to the integrand")
+        total = sp.Integer(0)
+        for piece in pieces:
+            pn, pd = (sp.Poly(e, t) for e in sp.fraction(sp.together(piece)))
+            if pd.degree() != 2 or pn.degree() > 1:
+                return Outcome("unchecked", f"a partial fraction {sp.sstr(piece)} of another form")
+            lead, *rest = pd.all_coeffs()
+            a, b = [sp.Integer(0), *pn.all_coeffs()][-2:]
+            beta, c, a, b = (sp.cancel(e / lead) for e in (*rest, a, b))
+            disc = sp.factor(4 * c - beta**2)
+            if not _positive(disc):
+                return Outcome("unchecked", f"{sp.sstr(disc)} is not shown positive")
+            root = sp.sqrt(disc)
+            coeff = (2 * b - a * beta) / root
+            anti = a / 2 * sp.log(t**2 + beta * t + c) + coeff * sp.atan((2 * t + beta) / root)
+            if sp.cancel(sp.together(sp.diff(anti, t) - piece)) != 0:
+                return Outcome("failed", f"the antiderivative of {sp.sstr(piece)} does not check")
+            total += sp.pi * coeff
+        # for every admissible parameter value (continuity): no condition is used
+        return self._decide_equal(
+            sp.factor(total), value, Context((), ctx.hypotheses, list(ctx.established)), self.label
+        )
+
+    def describe(self) -> str:
+        return "integral over the line of a rational function (partial fractions)"
+
+
+def _smooth(expr: Any, v: Any) -> bool:
+    """Whether ``expr`` is shown differentiable in ``v`` for every admissible value.
+
+    Sums and products of: ``v``-free terms, polynomials, integer powers (negative ones of a
+    positive base), logarithms and fractional powers of positive arguments, ``exp``,
+    ``atan``, ``sin`` and ``cos`` of such expressions.
+    """
+    if not expr.has(v) or expr.is_Atom:
+        return True
+    if isinstance(expr, sp.Add | sp.Mul):
+        return all(_smooth(a, v) for a in expr.args)
+    if isinstance(expr, sp.Pow):
+        base, exp = expr.args
+        if exp.has(v):
+            return _positive(base) and _smooth(base, v) and _smooth(exp, v)
+        if exp.is_integer and exp.is_nonnegative:
+            return _smooth(base, v)
+        return _positive(base) and _smooth(base, v)
+    if isinstance(expr, sp.log):
+        return _positive(expr.args[0]) and _smooth(expr.args[0], v)
+    if isinstance(expr, sp.exp | sp.atan | sp.sin | sp.cos):
+        return _smooth(expr.args[0], v)
+    return False
+
+
+@dataclass(frozen=True)
+class ZeroDerivative(Check):
+    r"""Two functions of ``variable`` with the same derivative on an interval, equal at a point.
+
+    The claim is :math:`F(v) = G(v)`. ``derivative`` is the established equation
+    :math:`\partial_v F = g` and ``base`` the established :math:`F(v_0) = c`. Checked:
+    ``variable`` is a real symbol whose assumptions make its domain an interval and no
+    condition of the derivation restricts it (so the domain stays connected); ``point``
+    :math:`v_0` satisfies those assumptions; the two facts are about this :math:`F`
+    (``Derivative(F, v)`` and :math:`F` at :math:`v_0`); :math:`G` is differentiable on
+    the domain, :math:`\partial_v G = g` and :math:`G(v_0) = c`. Then :math:`F - G` has
+    derivative 0 on an interval and vanishes at :math:`v_0`, so it is 0 (mean value
+    theorem).
+    """
+
+    variable: Any
+    point: Any
+    derivative: Any
+    base: Any
+    label = "zero derivative on an interval"
+
+    def run(self, claim: Claim, ctx: Context) -> Outcome:
+        bad = _equality(claim, self.label)
+        if bad:
+            return bad
+        v, point = self.variable, sp.sympify(self.point)
+        if not isinstance(v, sp.Symbol) or not v.is_real or v.is_integer or v.is_rational:
+            return Outcome("failed", f"{v} does not range over an interval of the real line")
+        if any(c.has(v) for c in ctx.conditions):
+            return Outcome("failed", f"a condition of the derivation restricts {v}")
+        if point.has(v):
+            return Outcome("failed", "the point depends on the variable")
+        for prop in ("positive", "negative", "nonnegative", "nonpositive"):
+            if getattr(v, f"is_{prop}") and not _shown(point, prop, ctx):
+                return Outcome("failed", f"{sp.sstr(point)} is not shown {prop}")
+        for fact in (self.derivative, self.base):
+            if not ctx.is_known(fact):
+                return Outcome("failed", "a premise is not established", fact)
+        lhs, rhs = unfold(claim.lhs), unfold(claim.rhs)
+        if unfold(self.derivative.lhs) != sp.Derivative(lhs, v):
+            return Outcome("failed", "the derivative premise is not about the claim's left side")
+        at = unfold(self.base.lhs)
+        if at != lhs.subs(v, point) and not _same(at, lhs.subs(v, point), ctx)[0]:
+            return Outcome("failed", "the base premise is not the left side at the point")
+        if not _smooth(rhs, v):
+            return Outcome("unchecked", "the right side is not shown differentiable on the domain")
+        ok, residual = _same(sp.diff(rhs, v), unfold(self.derivative.rhs), ctx)
+        if not ok:
+            return Outcome("failed", "the right side's derivative is not the premise's", residual)
+        ok, residual = _same(rhs.subs(v, point), unfold(self.base.rhs), ctx)
+        if not ok:
+            return Outcome("failed", "the right side at the point is not the premise's", residual)
+        return Outcome("ok", self.label)
+
+    def describe(self) -> str:
+        return f"zero derivative in {sp.sstr(self.variable)} on an interval, equal at one point"

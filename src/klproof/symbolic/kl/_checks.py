@@ -12,10 +12,12 @@ from klproof.derivation.calculus import (
     Integrate,
     Leibniz,
     Memo,
+    RationalIntegral,
     Restrict,
     Split,
     Substitution,
     Using,
+    ZeroDerivative,
 )
 
 __all__ = [
@@ -25,8 +27,10 @@ __all__ = [
     "Integrate",
     "Leibniz",
     "Memo",
+    "RationalIntegral",
     "Restrict",
     "Split",
     "Substitution",
     "Using",
+    "ZeroDerivative",
 ]

@@ -200,6 +200,21 @@ def _oracle(pair: Any, pv: dict[str, Fraction], qv: dict[str, Fraction]) -> Any:
         # near x = 1 needs about 90 digits to be resolved at u = 200
         with mpmath.workdps(120):
             return mpmath.quad(logistic, [-200, -64, -16, -4, 0, 4, 16, 64, 200])
+    if pair.p == "cauchy":
+        # p ~ x^-2 tails: the cut-off below would drop O(1/x) of the mass. x = loc + scale
+        # tan(theta) maps p(x) dx to dtheta / pi on (-pi/2, pi/2), where log p - log q is
+        # smooth and bounded (it tends to log(scale_p / scale_q) at both ends), so
+        # tanh-sinh converges to the working precision; q's centre is a breakpoint (a
+        # narrow q far from p is a sharp dip there). Measured agreement with the closed
+        # form at 45 digits, 200 draws from this test's ranges: better than 1e-40 relative.
+        loc, scale = _mpf(pv["loc"]), _mpf(pv["scale"])
+        dip = mpmath.atan((_mpf(qv["loc"]) - loc) / scale)
+
+        def standard(theta: Any) -> Any:
+            x = loc + scale * mpmath.tan(theta)
+            return (log_p(x) - log_q(x)) / mpmath.pi
+
+        return mpmath.quad(standard, sorted({-mpmath.pi / 2, 0, dip, mpmath.pi / 2}))
     centre = inner[0] if inner else mpmath.mpf(0)
     scale = 1 + max((abs(t - centre) for t in inner), default=0)
     if a == -mpmath.inf:

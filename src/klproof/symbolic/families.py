@@ -39,6 +39,7 @@ __all__ = [
     "Beta",
     "Binomial",
     "Categorical",
+    "Cauchy",
     "DiagonalNormal",
     "Dirichlet",
     "Exponential",
@@ -484,6 +485,21 @@ class Laplace(Family):
     def pdf(self, x: Any) -> Any:  # noqa: D102
         m, b = self["loc"], self["scale"]
         return sp.exp(-sp.Abs(x - m) / b) / (2 * b)
+
+
+class Cauchy(Family):
+    r"""Cauchy: ``loc`` :math:`\mu`, ``scale`` :math:`\gamma`.
+
+    .. math:: p(x) = \frac{\gamma}{\pi\,((x - \mu)^2 + \gamma^2)}
+    """
+
+    name = "cauchy"
+    title = "Cauchy"
+    params = (Param("loc", "mu", "real"), Param("scale", "gamma", "positive"))
+
+    def pdf(self, x: Any) -> Any:  # noqa: D102
+        m, g = self["loc"], self["scale"]
+        return g / (sp.pi * ((x - m) ** 2 + g**2))
 
 
 class Gumbel(Family):
@@ -1060,6 +1076,7 @@ FAMILIES: dict[str, type[Family]] = {
         Weibull,
         Beta,
         Laplace,
+        Cauchy,
         Gumbel,
         Uniform,
         Pareto,

@@ -19,6 +19,7 @@ from klproof.derivation import Step
 from klproof.symbolic.families import (
     Bernoulli,
     Beta,
+    Cauchy,
     Exponential,
     Family,
     Gamma,
@@ -33,6 +34,7 @@ from klproof.symbolic.families import (
     Uniform,
     Weibull,
 )
+from klproof.symbolic.kl import cauchy as _cauchy
 from klproof.symbolic.kl._checks import Integrate, Memo
 from klproof.symbolic.kl._routes import Moments
 from klproof.symbolic.kl.lemmas import (
@@ -57,6 +59,10 @@ GIL = (
 NIELSEN = "F. Nielsen and R. Nock, Entropies and cross-entropies of exponential families, ICIP 2010"
 COVER = "T. M. Cover and J. A. Thomas, Elements of Information Theory, 2nd ed., 2006, §8.6"
 BROWN = "L. D. Brown, Fundamentals of Statistical Exponential Families, 1986, Thm. 2.2"
+CHYZAK = (
+    "F. Chyzak and F. Nielsen, A closed-form formula for the Kullback-Leibler divergence "
+    "between Cauchy distributions, arXiv:1905.10965, 2019"
+)
 TORCH = "PyTorch torch/distributions/kl.py (formula cross-checked here, not copied)"
 
 
@@ -643,6 +649,31 @@ def _laplace_laplace() -> PairSpec:
         entropy=log(2 * b1) + 1,
         notes="Laplace is not an exponential family in its location, so there is no Bregman "
         "route; E_p|X - mu_2| is derived by cases on the sign of mu_1 - mu_2.",
+    )
+
+
+@_spec("cauchy", "cauchy")
+def _cauchy_cauchy() -> PairSpec:
+    p, q = Cauchy.symbolic(1), Cauchy.symbolic(2)
+    m1, g1, m2, g2 = p["loc"], p["scale"], q["loc"], q["scale"]
+    return PairSpec(
+        p,
+        q,
+        log(((g1 + g2) ** 2 + (m1 - m2) ** 2) / (4 * g1 * g2)),
+        {},
+        ("integral", "diagonal"),
+        (CHYZAK,),
+        notes="Cauchy is not an exponential family, and SymPy does not evaluate "
+        "E log((T - b)^2 + s^2) for a standard Cauchy T: both routes differentiate in the "
+        "parameters under the integral sign (rational integrands, by partial fractions) "
+        "and integrate back from a point where the KL is 0.",
+        extra={
+            "builders": {
+                "integral": _cauchy.integral_route,
+                "diagonal": _cauchy.diagonal_route,
+            },
+            "titles": {"diagonal": "by its derivatives in q's parameters, from q = p"},
+        },
     )
 
 

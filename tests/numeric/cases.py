@@ -250,6 +250,23 @@ def _gamma_conc(rng: np.random.Generator, n: int) -> list[Case]:
             out.append((p, q))
         for m2 in mags:
             out.append((p, {"concentration": m2 * _pos(rng, 0.5, 2), "rate": _pos(rng)}))
+    out += [
+        ({"concentration": a1, "rate": b1}, {"concentration": a2, "rate": b2})
+        for a1, b1, a2, b2 in _gamma_far(rng)
+    ]
+    return out
+
+
+def _gamma_far(rng: np.random.Generator) -> list[tuple[float, float, float, float]]:
+    """Shapes and rates far apart at once: 1e-150 ... 1e150, independently for p and q."""
+    mags = (1e-150, 1e-5, 1e5, 1e150)
+    out = []
+    for m1 in mags:
+        for m2 in mags:
+            for rates in ((1.0, 1e-150), (1.0, 1e150), (1e-150, 1e150)):
+                r1, r2 = rates if rng.uniform() < 0.5 else rates[::-1]
+                b1, b2 = r1 * _pos(rng, 1e-3, 1e3), r2 * _pos(rng, 1e-3, 1e3)
+                out.append((m1 * _pos(rng, 0.5, 2), b1, m2 * _pos(rng, 0.5, 2), b2))
     return out
 
 
@@ -463,6 +480,12 @@ SPECS: dict[str, Spec] = {
         lambda p: {"concentration": 1.0, "rate": p["rate"]},
         gen_q=lambda r: {"concentration": _pos(r), "rate": _pos(r)},
         perturb={"concentration": "rel", "rate": "rel"},
+        regions=("generic", *NEAR, "concentration"),
+        special={
+            "concentration": lambda r, n: [
+                ({"rate": b1}, {"concentration": a2, "rate": b2}) for _, b1, a2, b2 in _gamma_far(r)
+            ]
+        },
     ),
     "kl/gamma/exponential": Spec(
         kn.Gamma,
@@ -471,6 +494,12 @@ SPECS: dict[str, Spec] = {
         lambda p: {"rate": p["rate"] / p["concentration"]},
         gen_q=lambda r: {"rate": _pos(r)},
         perturb={"rate": "rel"},
+        regions=("generic", *NEAR, "concentration"),
+        special={
+            "concentration": lambda r, n: [
+                ({"concentration": a1, "rate": b1}, {"rate": b2}) for a1, b1, _, b2 in _gamma_far(r)
+            ]
+        },
     ),
     "kl/dirichlet/dirichlet": Spec(
         kn.Dirichlet,

@@ -160,6 +160,65 @@ def test_gamma_close_shapes_far_rates(a: float, b: float, e: float, s: float, si
     _check("kl/gamma/gamma", p, q)
 
 
+# Far-apart extremes (shapes 1e-150 ... 1e150, rates 1e-300 ... 1e300, independently for
+# p and q). Before the fix: the log-Gamma(1 + x) form for a small shape against a huge
+# one cancelled terms of size a1 |log sigma| (negative or 1e125-fold wrong), and a rate
+# ratio past float64's range gave NaN or a spurious +inf.
+GAMMA_FAR = [
+    # was -2.7e67 (true 203.17)
+    ("kl/gamma/gamma", (8e80, 10.7), (0.67, 1.2e-152)),
+    # was 8.7e127 (true 463.07)
+    (
+        "kl/gamma/gamma",
+        (2.3678468993634108e141, 1.4145839198835947e84),
+        (9.137579788679953e-132, 6.706991798456032e-142),
+    ),
+    # rho / sigma = 1e310 overflowed inside kl_atom (+inf for 7.07e151)
+    (
+        "kl/gamma/gamma",
+        (5.318031793170508e-127, 1.6031622333597366e43),
+        (3.7622901894040893e25, 4.786258647292776e-116),
+    ),
+    # sigma = 1e518: was NaN (true 3.1e655, so +inf)
+    (
+        "kl/gamma/gamma",
+        (3.1416521624604564e138, 8.67712514749095e-261),
+        (1.5733563192214804e28, 8.606232497304063e256),
+    ),
+    ("kl/gamma/gamma", (1e-150, 1e-300), (2.0, 1e10)),  # sigma = 1e310: was +inf (1e160)
+    ("kl/gamma/gamma", (0.5, 1e300), (0.25, 1e-300)),  # both shapes <= 1, sigma = 1e-600
+    ("kl/gamma/gamma", (3e5, 1e-300), (1e-150, 1e300)),  # 3e605: +inf
+    # was +inf (true 4.76e129)
+    ("kl/exponential/gamma", (1.0, 4.705299093468227e94), (6.465209278322523e126, 6.8e-99)),
+    ("kl/exponential/gamma", (1.0, 1e-300), (1e-100, 1e150)),  # 1e450: +inf
+    # was NaN (true 3.1e655, so +inf)
+    ("kl/gamma/exponential", (3.1416521624604564e138, 8.67712514749095e-261), (1.0, 8.6e256)),
+    ("kl/gamma/exponential", (1e-150, 1e-300), (1.0, 1e10)),  # was +inf (1e160)
+    ("kl/gamma/exponential", (1e120, 3.0), (1.0, 1e-150)),
+]
+
+
+def _gamma_params(did: str, a: float, b: float, side: int) -> dict[str, float]:
+    fam = did.split("/")[1 + side]
+    return {"rate": b} if fam == "exponential" else {"concentration": a, "rate": b}
+
+
+@pytest.mark.parametrize(("did", "p", "q"), GAMMA_FAR)
+def test_gamma_far_apart_extremes(did: str, p: tuple[float, float], q: tuple[float, float]) -> None:
+    _check(did, _gamma_params(did, *p, 0), _gamma_params(did, *q, 1))
+
+
+exp10 = st.floats(min_value=-150.0, max_value=150.0).map(lambda e: 10.0**e)
+
+
+@given(a1=exp10, b1=exp10, a2=exp10, b2=exp10)
+@example(a1=8e80, b1=10.7, a2=0.67, b2=1.2e-152)  # was -2.7e67
+@example(a1=1e150, b1=1e-150, a2=1e-150, b2=1e150)
+def test_gamma_far_apart_extremes_random(a1: float, b1: float, a2: float, b2: float) -> None:
+    p = {"concentration": a1, "rate": b1}
+    _check("kl/gamma/gamma", p, {"concentration": a2, "rate": b2})
+
+
 @given(a=st.floats(1e-150, 1e150), b=st.floats(1e-150, 1e150), e1=rel, e2=rel, s1=sign, s2=sign)
 @example(a=2.0, b=5.0, e1=1e-8, e2=1e-8, s1=1.0, s2=-1.0)  # naive: 2.9e3 rel error
 @example(a=1e3, b=1e150, e1=1e-4, e2=1e-6, s1=1.0, s2=1.0)  # peers: NaN or negative

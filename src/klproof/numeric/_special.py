@@ -171,7 +171,7 @@ def kl_atom(p: F64, q: F64, diff: F64, scale: F64 | float = 1.0) -> F64:
     p, q, diff = np.broadcast_arrays(p, q, diff)
     u = diff / q
     t = np.log1p(np.maximum(u, -0.5))
-    low = ~(u > -0.5)
+    low = ~((u > -0.5) & (u < np.inf))  # p / q below 1/2, or past float64's range
     if np.any(low):
         t = np.where(low, log_ratio(p, q), t)
     return q_k(q / scale, p / scale, t)

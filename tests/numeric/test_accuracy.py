@@ -208,6 +208,22 @@ def test_gamma_far_apart_extremes(did: str, p: tuple[float, float], q: tuple[flo
     _check(did, _gamma_params(did, *p, 0), _gamma_params(did, *q, 1))
 
 
+@pytest.mark.parametrize(
+    ("p", "q"),
+    [
+        # the Gamma's sd sqrt(a) / b = 5e-325 underflows: was +inf (true 4.24e217)
+        ((3.910077992817673e-85, 7.317699688896283e281), (1.8304855560539886e124, 1.99e15)),
+        # mean and sd underflow, q's scale 1e207: was +inf (true 2.8e94)
+        ((3.555099425034426e-95, 6.691328388440294e276), (-4.516857505315882e-27, 3.19e207)),
+        # the mean a / b = 1.1e368 overflows: was +inf (true 1.8e119)
+        ((1.7381325529924014e98, 1.6194051803894614e-270), (1.7976931348623157e308, 1.797e308)),
+    ],
+)
+def test_gamma_normal_moments_out_of_range(p: tuple[float, float], q: tuple[float, float]) -> None:
+    pp = {"concentration": p[0], "rate": p[1]}
+    _check("kl/gamma/normal", pp, {"loc": q[0], "scale": q[1]})
+
+
 exp10 = st.floats(min_value=-150.0, max_value=150.0).map(lambda e: 10.0**e)
 
 

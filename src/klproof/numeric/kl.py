@@ -1714,8 +1714,22 @@ def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
         idx = np.flatnonzero(~ok)
         ai, bi, m2i, s2i = a[idx], b[idx], m2[idx], s2[idx]
         g, dd = S.rm1mlog(r[idx] / bi, s2i)
+        # mean / s2 and sd / s2 from mantissas and exponents: a / b and sqrt(a) / b may
+        # leave float64's range (rates 1e±300) while their ratios to s2 do not
+        fa, ea = np.frexp(ai)
+        fr, er = np.frexp(r[idx])
+        fb, eb = np.frexp(bi)
+        fs, es = np.frexp(s2i)
+        sd_s = np.ldexp(fr / (fb * fs), er - eb - es)
+        sd_lost = ~((r[idx] / bi > 2.3e-308) & (r[idx] / bi < np.inf))
+        if sd_lost.any():
+            log_sd_s = np.log(fr / (fb * fs)) + (er - eb - es) * math.log(2.0)
+            g = np.where(sd_lost, sd_s - 1.0 - log_sd_s, g)
+            dd = np.where(sd_lost, sd_s - 1.0, dd)
         zi = z[idx]
-        zi = np.where(np.isfinite(zi), zi, (ai / bi - m2i) / s2i)
+        mean_s = np.ldexp(fa / (fb * fs), ea - eb - es)
+        zi = np.where(np.isfinite(zi), zi, mean_s - m2i / s2i)
+        zi = np.where(np.isnan(zi), np.inf, zi)  # both past the range: inf - inf
         out[idx] = g + (dd * (0.5 * dd) + zi * (0.5 * zi)) + gap[idx]
     return out
 

@@ -660,19 +660,24 @@ def _cauchy_cauchy() -> PairSpec:
         p,
         q,
         log(((g1 + g2) ** 2 + (m1 - m2) ** 2) / (4 * g1 * g2)),
-        {},
-        ("integral", "diagonal"),
+        _cauchy.moments(p, q),
+        ("integral", "diagonal", "cross-entropy"),
         (CHYZAK,),
+        entropy=log(4 * sp.pi * g1),
         notes="Cauchy is not an exponential family, and SymPy does not evaluate "
-        "E log((T - b)^2 + s^2) for a standard Cauchy T: both routes differentiate in the "
-        "parameters under the integral sign (rational integrands, by partial fractions) "
-        "and integrate back from a point where the KL is 0.",
+        "E log((T - b)^2 + s^2) for a standard Cauchy T: the first two routes differentiate "
+        "in the parameters under the integral sign (rational integrands, by partial "
+        "fractions) and integrate back from a point where the KL is 0. The entropy and "
+        "cross-entropy need E log(1 + T^2) = 2 log 2, taken from the derivative of the "
+        "Student-t normaliser in its exponent.",
         extra={
             "builders": {
                 "integral": _cauchy.integral_route,
                 "diagonal": _cauchy.diagonal_route,
+                "cross-entropy": _cauchy.cross_entropy_route,
             },
             "titles": {"diagonal": "by its derivatives in q's parameters, from q = p"},
+            "lemma_symbols": _cauchy.LEMMA_SYMBOLS,
         },
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -27,8 +27,10 @@ from klproof.symbolic.registry import get, register
 #: pairs the generic univariate builders cannot handle (multivariate families, say).
 #: Put it in ``PairSpec.extra["builders"][route]``; ``extra["pair_lhs"]`` is then the
 #: KL expression the pair derivation states, ``extra["symbols"]`` its symbols,
-#: ``extra["titles"][route]`` the route's title suffix, and ``extra["cite"]`` the check
-#: class citing a route (default :class:`~klproof.derivation.Cite`).
+#: ``extra["titles"][route]`` the route's title suffix, ``extra["cite"]`` the check
+#: class citing a route (default :class:`~klproof.derivation.Cite`), and
+#: ``extra["lemma_symbols"]`` the symbols of the moments' lemmas that ``entropy/<p>``
+#: declares when it uses them.
 RouteBuilder = Callable[..., Derivation]
 
 __all__ = ["KLPair", "UnregisteredPairError", "entropies", "get_pair", "pairs"]
@@ -431,7 +433,7 @@ def _register_all() -> None:
 def _entropy_factory(p: str, q: str) -> Callable[[], Derivation]:
     def build() -> Derivation:
         s = _spec(p, q)
-        return routes.entropy_derivation(
+        d = routes.entropy_derivation(
             f"entropy/{p}",
             s.p,
             s.entropy,
@@ -439,6 +441,12 @@ def _entropy_factory(p: str, q: str) -> Callable[[], Derivation]:
             title=f"Entropy of the {s.p.title} distribution",
             references=s.sources,
         )
+        # the symbols of lemmas the entropy uses (``extra["lemma_symbols"]``), declared
+        free = {
+            z for st in d.steps for e in (st.lhs, st.rhs) if e is not None for z in e.free_symbols
+        }
+        used = tuple(z for z in s.extra.get("lemma_symbols", ()) if z in free)
+        return replace(d, symbols=(*d.symbols, *used))
 
     return build
 

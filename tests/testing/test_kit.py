@@ -199,6 +199,7 @@ def test_check_entropy_references_agree() -> None:
 ENTROPY_FAMILIES = (
     "bernoulli",
     "beta",
+    "cauchy",
     "exponential",
     "gamma",
     "geometric",
@@ -250,6 +251,21 @@ def test_entropy_pinned_extremes(family: str, params: dict[str, float]) -> None:
     dist = getattr(klproof, family.capitalize())(**params)
     got = float(klproof.entropy(dist))
     assert abs(got - want) <= 1e-12 * max(abs(want), 1.0), (got, want)
+
+
+def test_check_entropy_cauchy_has_a_derived_reference() -> None:
+    """entropy/cauchy = log(4 pi gamma) is the reference; a log(2 pi gamma) slip fails.
+
+    The quadrature reference does not serve here: it centres its cut-off search on the
+    mean, which a Cauchy lacks (NaN; it raises ValueError), and the tails of -p log p
+    are O(log|x| / x^2). So ``"auto"`` needs the derivation for Cauchy.
+    """
+    report = check_entropy(klproof.entropy, "cauchy", n=50, reference="derivation")
+    assert report.passed, str(report)
+    halved = check_entropy(
+        lambda s: np.log(2 * np.pi * s), "cauchy", param_map=["scale"], n=3, seed=1
+    )
+    assert not halved.passed
 
 
 def test_check_entropy_resolves_logits_far_from_zero() -> None:

@@ -50,8 +50,8 @@ passes, which on a cache-sized block is what the time is:
 * :math:`\log r_i` in :math:`\phi(r_i)` is :math:`\tau_i + \log r_0` (no extra log).
 
 Accuracy. The fast value is kept where every concentration lies in
-:math:`[10^{-3}, 10^{4}]` and the value is at least 0.05 (0.02 for :math:`K \le 4`, see
-below). There each term above is
+:math:`[10^{-3}, 10^{4}]` and the value is at least a threshold (0.02 for
+:math:`K \le 4`, :math:`\max(0.05, 6\cdot 10^{-3}(K + 2))` above; see below). There each term above is
 formed to an absolute error of a few 1e-15 (also on the diagonal: nothing divides by
 the step :math:`y - x`): the lead term to :math:`r_0 x_i |k'(\tau_i)|` times the few-ulp error of
 :math:`\tau_i` (relative accuracy where :math:`\tau_i \to 0`), the :math:`\phi` terms
@@ -67,8 +67,20 @@ value is at most the absolute bound over the threshold. For :math:`K \le 4` the 
 absolute error measured among values in [0.02, 0.05) is 6.8e-15 (1000-row samples
 each: Beta and Dirichlet K = 4, near the diagonal, far from it, concentrations in
 [1e-3, 1e4] and the bench's [0.05, 20]; worst relative 3.3e-13), so 0.02 keeps
-<= 3.4e-13 with a 3x margin to 1e-12 and halves the flagged rows; with more
-components the terms, and so the absolute error, grow with :math:`K`, and 0.05 stays.
+<= 3.4e-13 with a 3x margin to 1e-12 and halves the flagged rows. With more
+components there are :math:`3K + 3` terms of the few-1e-15 kind, so the absolute
+error grows with :math:`K`: measured against 60-digit mpmath (rows of KL 0.02 to 0.4,
+concentrations log-uniform in [1e-3, 1e4], [0.05, 20], [0.5, 50], [1e-3, 1], [8, 1e4],
+dense and sparse moves; ~600 kept rows per K) the worst absolute error is 6.7e-15 at
+K = 5, 1.6e-14 at 16, 3.0e-14 at 32 and 8.1e-14 at 64, i.e. at most
+:math:`1.35\cdot 10^{-15} K`. We take the bound :math:`E(K) = 2\cdot 10^{-15}(K + 2)`
+(1.5x above every measurement) and, for :math:`K > 4`, the threshold
+:math:`\max(0.05,\ 3 E(K)/10^{-12}) = \max(0.05,\ 6\cdot 10^{-3}(K + 2))`
+(``_kl_min``): a kept value then has a relative error of at most
+:math:`E(K)/\text{threshold} \le 3.3\cdot 10^{-13}`, 3x below 1e-12 (0.05 up to K = 6,
+0.108 at 16, 0.204 at 32, 0.396 at 64). With 0.05 at every K a kept K = 64 value
+could reach :math:`8\cdot 10^{-14}/0.05 = 1.6\cdot 10^{-12}` (measured 1.1e-12
+for a KL of 0.03-0.05 with the threshold lowered to 0.02, 6.5e-13 just above 0.05).
 One term breaks the "few 1e-15" bound: :math:`\sum_i (y_i - x_i)\nu(x_i) - (y_0 - x_0)
 \nu(x_0)` where one component dominates and moves far (e.g. (0.00117, 4.92) against
 (0.00116, 581): two terms of ~9 cancel to a KL of 0.145), since below 8 the recurrence
@@ -116,6 +128,8 @@ Careful = Callable[..., F64]
 _LO, _HI, _KL_MIN = 1e-3, 1e4, 0.05
 #: least KL kept for K <= _KL_MIN_K components (module docstring, "Accuracy")
 _KL_MIN_SMALL_K, _KL_MIN_K = 0.02, 4
+#: E(K) = _ABS_ERR_PER_K (K + 2): bound on the fast form's absolute error (see _kl_min)
+_ABS_ERR_PER_K = 2e-15
 #: most components for the fast form (the product of the F factors stays in range)
 MAX_K = 64
 #: rows of a block (per argument of mu): 4096 measured faster than 2048 (Beta 72 vs 77,
@@ -169,6 +183,17 @@ _LO_C, _HI_C = _c(_LO), _c(_HI)
 _NU_GUARD = _c(64.0)
 
 
+def _kl_min(k: int) -> float:
+    """Least fast value kept for ``k`` components (module docstring, "Accuracy").
+
+    ``max(0.05, 3 E(K) / 1e-12)`` for ``K > 4``, with the written bound
+    ``E(K) = 2e-15 (K + 2)`` on the fast form's absolute error.
+    """
+    if k <= _KL_MIN_K:
+        return _KL_MIN_SMALL_K
+    return max(_KL_MIN, 3.0 * _ABS_ERR_PER_K * (k + 2) / 1e-12)
+
+
 def _horner_into(u: F64, coeffs: tuple[F64, ...], out: F64) -> F64:
     """Write ``sum(c_k u**k)`` into ``out`` (coefficients from degree 0 upwards)."""
     mul, add = np.multiply, np.add
@@ -220,7 +245,7 @@ class _Work:
         const = -0.5 * (k - 1) + (0.0 if with_q else k * _mu_one(1.0) - _mu_one(float(k)))
         self.const = _c(const)
         self.kk = _c(float(k))
-        self.kl_min = _c(_KL_MIN_SMALL_K if k <= _KL_MIN_K else _KL_MIN)
+        self.kl_min = _c(_kl_min(k))
 
 
 def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:

@@ -47,7 +47,10 @@ passes, which on a cache-sized block is what the time is:
   :math:`H(x) = \sum_{j<8} 1/(x+j) = (2x + 7)\sum_c 1/(z + c)`, :math:`z = x(x+7)`,
   :math:`c \in \{0, 6, 10, 12\}` (the same :math:`z + c` give
   :math:`P = z(z+6)(z+10)(z+12)`), formed for the :math:`K + 1` rows of :math:`x` only;
-* :math:`\log r_i` in :math:`\phi(r_i)` is :math:`\tau_i + \log r_0` (no extra log).
+* :math:`\log r_i` in :math:`\phi(r_i)` is :math:`\tau_i + \log r_0` (no extra log);
+* :math:`1/x` (only :math:`\nu` needs it) is formed for the :math:`K + 1` rows of
+  :math:`x` only, not for all :math:`2K + 2` rows (the same values bit for bit: Beta
+  92 -> 85 ns/elt at N = 1e7).
 
 Accuracy. The fast value is kept where every concentration lies in
 :math:`[10^{-3}, 10^{4}]` and the value is at least a threshold (0.02 for
@@ -297,7 +300,6 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     mul(inv, inv, u)
     _horner_into(u, _MU_C, mu)
     mul(mu, inv, mu)  # mu*(Y)
-    div(_ONE, z, ix)
     div(yy, z, lyx)  # (not Y * (1/x): that is 1 only to an ulp where Y = x)
     log(lyx, lyx)  # log(Y / x): exactly 0 where c8 = 0
     sub(z, _HALF, t)
@@ -349,6 +351,7 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     mul(h2, c8x, h2)
     mul(h, h2, h)
     div(h, pp[sl], h)
+    div(_ONE, xr, ix[sl])  # 1/x on the x rows only (nu needs it, mu does not)
     sub(ix[sl], inv[sl], h2)
     mul(h2, _HALF, h2)
     sub(h, h2, h)

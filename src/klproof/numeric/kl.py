@@ -1232,6 +1232,16 @@ def _k_binomial_pp_ws(n: F64, p: F64, q: F64, *, bufs: list[F64]) -> F64:
     return o
 
 
+def _binomial_careful(n: F64, p: F64, q: F64) -> F64:
+    return _k_binomial_pp_ws(n, p, q, bufs=[np.empty(p.size) for _ in range(7)])
+
+
+@_buffers(5)
+def _binomial_probs(n: F64, p: F64, q: F64, *, bufs: list[F64]) -> F64:
+    """:func:`~klproof.numeric._misc_kernels.binomial_probs`, careful kernel bound."""
+    return MK.binomial_probs(n, p, q, careful=_binomial_careful, bufs=bufs)
+
+
 @_buffers(6)
 def _k_bernoulli_poisson_ws(pr: F64, lam: F64, *, bufs: list[F64]) -> F64:
     """[p log(p/lam) - p + lam] + [(1-p) log(1-p) - (1-p) + 1], both >= 0, buffered."""
@@ -1523,7 +1533,8 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> FArr:
         )
     shape, dt = _shape_dtype(p, q)
     if p._given == q._given == "probs":
-        return _run(_k_binomial_pp_ws, [(p.total_count, 0), (p.probs, 0), (q.probs, 0)], shape, dt)
+        args = [(p.total_count, 0), (p.probs, 0), (q.probs, 0)]
+        return _run(_binomial_probs, args, shape, dt)
     kl = np.asarray(_bernoulli_kl(p._bern, q._bern), dtype=np.float64)
     n = np.asarray(p.total_count, dtype=np.float64)
     with np.errstate(invalid="ignore"):

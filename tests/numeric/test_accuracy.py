@@ -453,3 +453,20 @@ def test_mvn_half_square_below_float_max_is_finite() -> None:
     q = kn.MultivariateNormal(np.array([_Z, 0.0]), scale_tril=tril)
     got = float(kn.kl_divergence(p, q))
     assert got == float(mp.mpf(_Z) ** 2 / 2)  # 0.5 |z|^2 with z exact: correctly rounded
+
+
+@pytest.mark.parametrize(
+    ("p", "q"),
+    [
+        # found by the ci profile: (b/2)^2 = 5e506 overflowed, +inf for a KL of 1166.7
+        (
+            (-3.303675050365136, 3.1113239515165394e-262),
+            (-3.3036750642746386, 3.1113239627751345e-262),
+        ),
+        ((1e308, 1e-300), (-1e308, 1e-300)),  # |loc1 - loc2| itself overflows
+        ((0.0, 1e300), (0.0, 1e-300)),
+        ((0.0, 1.0), (1e9, 1.0)),
+    ],
+)
+def test_cauchy_overflowing_ratio(p: tuple[float, float], q: tuple[float, float]) -> None:
+    _check("kl/cauchy/cauchy", {"loc": p[0], "scale": p[1]}, {"loc": q[0], "scale": q[1]})

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,17 +23,9 @@ from numpy.typing import NDArray
 from klproof.numeric import _special as S
 
 F64 = NDArray[np.float64]
-_K = TypeVar("_K", bound=Callable[..., Any])
 
 
-def _buffers(n: int) -> Callable[[_K], _K]:
-    """Mark a kernel as taking ``bufs``: ``n`` block-sized float64 scratch arrays."""
-
-    def mark(fn: _K) -> _K:
-        fn.n_buffers = n  # type: ignore[attr-defined]  # read by the block driver
-        return fn
-
-    return mark
+_buffers = S.buffers
 
 
 def _horner_into(x: F64, coeffs: tuple[float, ...], out: F64) -> F64:

@@ -12,7 +12,8 @@ SciPy is imported lazily: ``import klproof`` must stay cheap.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,6 +35,22 @@ _BERNOULLI = (
     43867 / 798,
     -174611 / 330,
 )
+
+
+_K = TypeVar("_K", bound=Callable[..., Any])
+
+
+def buffers(n: int) -> Callable[[_K], _K]:
+    """Mark a kernel as taking ``bufs``: ``n`` block-sized float64 scratch arrays.
+
+    The block driver (``kl._run``) reads the count and passes the arrays.
+    """
+
+    def mark(fn: _K) -> _K:
+        fn.n_buffers = n  # type: ignore[attr-defined]  # buffer count recorded on the kernel
+        return fn
+
+    return mark
 
 
 def scipy_special() -> Any:

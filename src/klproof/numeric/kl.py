@@ -401,14 +401,7 @@ def _temporaries(n: int) -> Callable[[_K], _K]:
     return mark
 
 
-def _buffers(n: int) -> Callable[[_K], _K]:
-    """Mark a kernel as taking ``bufs``: ``n`` block-sized float64 scratch arrays."""
-
-    def mark(fn: _K) -> _K:
-        fn.n_buffers = n  # type: ignore[attr-defined]  # buffer count recorded on the kernel
-        return fn
-
-    return mark
+_buffers = S.buffers
 
 
 def _shape_dtype(p: Distribution, q: Distribution) -> tuple[tuple[int, ...], np.dtype[Any]]:

@@ -59,8 +59,6 @@ def _secondary() -> settings:
 #: the numeric layer's accuracy targets (float64, float32)
 RTOL = 1e-12
 RTOLS = {np.dtype(np.float64): RTOL, np.dtype(np.float32): 1e-6}
-_FMAX = float(np.finfo(np.float64).max)
-_SPLIT_MAX = _FMAX / 134217729.0
 
 
 def _batch() -> int:
@@ -77,21 +75,6 @@ def _bernoulli_poisson_gap(p: dict[str, Any], q: dict[str, Any]) -> bool:
     return abs(float(q["rate"]) / prob - 1.0) < 1e-6
 
 
-def _gamma_normal_gaps(p: dict[str, Any], q: dict[str, Any]) -> bool:
-    return _gamma_moments_unrepresentable(p, q)
-
-
-def _gamma_moments_unrepresentable(p: dict[str, Any], q: dict[str, Any]) -> bool:
-    a, b = float(p["concentration"]), float(p["rate"])
-    with np.errstate(over="ignore"):
-        mean, sd = a / b, math.sqrt(a) / b
-    # the kernel's error-free products split their factors by 2^27 + 1: past ~1.3e300
-    # the split overflows (a mean or sd past float64's range included; one that underflows
-    # is handled by the kernel's mantissa/exponent fallback)
-    big = [abs(float(q["loc"])), float(q["scale"]), mean, sd]
-    return max(big) > _SPLIT_MAX
-
-
 #: Where the numeric kernels miss the 1e-12 target (found by this suite; reported to
 #: the numeric layer, reproducers pinned in ``test_known_gaps_still_reproduce``). Inputs
 #: inside a gap are still checked for NaN, sign and infinities, not for accuracy.
@@ -102,13 +85,6 @@ KNOWN_GAPS: dict[str, tuple[Any, str]] = {
             "logits below -30 with the rate within a relative 1e-6 of sigmoid(logits): "
             "sigmoid - rate is formed in long double (1e-19), which leaves relative errors "
             "up to 1e-7 there; closing it needs sigmoid in double-double"
-        ),
-    ),
-    "kl/gamma/normal": (
-        _gamma_normal_gaps,
-        (
-            "q's loc, scale or p's mean or sd above 1.3e300 (or past float64's range) "
-            "where two_prod's Dekker split overflows (3.3e-73 for a KL of 1.7e39)"
         ),
     ),
 }
@@ -245,12 +221,6 @@ def test_kl_is_cross_entropy_minus_entropy(pid: str) -> None:
 #: Reproducers of the known gaps, each found by this suite: (p, q) per case.
 GAP_REPRODUCERS: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = {
     "kl/bernoulli/poisson": [({"logits": -118.8004498449517}, {"rate": 2.5446038780000207e-52})],
-    "kl/gamma/normal": [
-        (
-            {"concentration": 1e72, "rate": 1e-229},
-            {"loc": 9.999999999999999e300, "scale": 9.999999999999999e264},
-        ),
-    ],
 }
 #: Inputs of gaps since closed in the kernels: pinned as examples of the accuracy property.
 FIXED_GAPS: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
@@ -281,6 +251,21 @@ FIXED_GAPS: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
     # a large shape with q's loc at the mean and q's scale far from the sd: the rounded
     # mean a / b (an ulp is many sd) was used where the exact z was available
     "kl/gamma/normal": [
+        # q's loc above 1.3e300: Veltkamp's split in two_prod overflowed (3.3e-73 for a KL
+        # of 1.7e39; 2.5e-11 and 1.2e-2 relative errors in the other two); the kernel now
+        # rescales the units by a power of two first
+        (
+            {"concentration": 1e72, "rate": 1e-229},
+            {"loc": 9.999999999999999e300, "scale": 9.999999999999999e264},
+        ),
+        (
+            {"concentration": 4.080464951720072e60, "rate": 9.32744701757908e-242},
+            {"loc": 4.374704726169964e301, "scale": 3.351406035997116e270},
+        ),
+        (
+            {"concentration": 8.627819528351244e94, "rate": 8.563122891045413e-213},
+            {"loc": 1.0075552620380424e307, "scale": 8.420611844002261e260},
+        ),
         # the mean a / b = 1.1e368 past float64's range (was +inf for 1.8e119)
         (
             {"concentration": 1.7381325529924014e98, "rate": 1.6194051803894614e-270},

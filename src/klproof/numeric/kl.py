@@ -1717,6 +1717,30 @@ def _kl_gamma_normal(p: Gamma, q: Normal) -> FArr:
     return G.run_deferred(G.fast_gamma_normal, _k_gamma_normal, args, shape, dt, BLOCK_SIZE)
 
 
+def _balance_units(b: F64, m2: F64, s2: F64) -> tuple[F64, F64, F64]:
+    r"""Rescale :math:`x \to 2^{-e}x` so that the rate and q's scale are of like size.
+
+    KL(Gamma(a, b) || N(m, s)) is unchanged by a change of units: ``b`` becomes
+    :math:`2^e b` and ``m``, ``s`` become :math:`2^{-e}m, 2^{-e}s`. Powers of two are
+    exact, and the products :math:`mb`, :math:`sb` the kernel forms are invariant. With
+    :math:`e` half the difference of the exponents of :math:`\max(|m|, s)` and ``b``,
+    both factors of each error-free product have exponents near half that of the
+    product, so Veltkamp's split (:func:`~klproof.numeric._special.two_prod`) does not
+    overflow for any finite parameters whose products are in float64's range (products
+    outside it go to the kernel's mantissa/exponent fallback as before). ``ldexp`` is
+    exact except where the rescaled loc falls below float64's normal range; its absolute
+    error there (at most :math:`2^{-1075}`) moves :math:`z = (a/b - m)/s` by
+    :math:`2^{-1075}/s'` (:math:`s'` the rescaled scale), below the rounding of ``z``
+    unless :math:`s'` is itself near the bottom of float64's range.
+    """
+    _, e_q = np.frexp(np.maximum(np.abs(m2), s2))
+    _, e_b = np.frexp(b)
+    e = (e_q - e_b) // 2
+    if not e.any():
+        return b, m2, s2
+    return np.ldexp(b, e), np.ldexp(m2, -e), np.ldexp(s2, -e)
+
+
 def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
     """KL(Gamma(a, b) || N(m2, s2)) with the mean and sd differences formed exactly.
 
@@ -1724,6 +1748,7 @@ def _k_gamma_normal(a: F64, b: F64, m2: F64, s2: F64) -> F64:
     ulp), so ``a / b - m2`` and ``sqrt(a) / b - s2`` are formed with error-free products.
     """
     a, b, m2, s2 = np.broadcast_arrays(*(np.atleast_1d(x) for x in (a, b, m2, s2)))
+    b, m2, s2 = _balance_units(b, m2, s2)
     hi, lo = S.two_prod(m2, b)
     z = ((a - hi) - lo) / (b * s2)
     r = np.sqrt(a)

@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from klproof.numeric import _beta_kernels as BK
+from klproof.numeric import _dd as DDA
 from klproof.numeric import _gamma_kernels as G
 from klproof.numeric import _misc_kernels as MK
 from klproof.numeric import _special as S
@@ -1811,30 +1812,40 @@ def _kl_bernoulli_poisson(p: Bernoulli, q: Poisson) -> FArr:
     return _scalar_pair(k, p, q, p.probs if gp == "probs" else p.logits, q.rate)
 
 
-#: Whether NumPy's long double is wider than float64 (x86: 64-bit significand).
-_WIDE = bool(np.finfo(np.longdouble).eps < np.finfo(np.float64).eps)
+#: Below this logit the rounding of sigmoid (~2e-16 of p) in p - lam can reach 1e-13 of
+#: the KL (the worst case, |u| = sqrt(p), gives 2.2e-16 / sqrt(p): 3e-14 at -10).
+_DD_LOGIT = -10.0
+#: The share of the 1e-12 target granted to the rounding of sigmoid(logits) - lam.
+_DIFF_TOL = 5e-14
 
 
 def _sigmoid_minus(logits: F64, p: F64, lam: F64) -> F64:
-    """Return ``sigmoid(logits) - lam`` where ``p`` is ``sigmoid(logits)`` rounded.
+    r"""Return ``sigmoid(logits) - lam`` where ``p`` is ``sigmoid(logits)`` rounded.
 
-    The rounding of ``p`` (and of ``exp`` inside it) is an error of about 1e-16 p; in
-    ``p - lam`` with ``lam`` close to ``p`` it becomes a relative error of
-    1e-16 p / |p - lam| (1.7e-11 at logits -26.7 with lam within 3e-6 of p). Where
-    ``|p - lam| < p / 100`` the difference is formed from the logits in long double
-    (1e-19 relative on x86), which keeps it to 1e-12 down to ``|p - lam| ~ 1e-7 p``.
-    Platforms whose long double is float64 get the plain difference.
+    The rounding of ``p`` is an error of about 2e-16 p; in ``p - lam`` with ``lam`` close
+    to ``p`` it becomes a relative error :math:`\delta \approx 2\times 10^{-16}/|u|`,
+    :math:`u = (p - \lambda)/\lambda` (1.7e-11 at logits -26.7 with lam within 3e-6
+    of p). The KL is :math:`\lambda u^2/2 + p^2/2` to leading order and its first term
+    inherits :math:`2\delta`, so the KL's relative error is
+    :math:`2\delta u^2/(u^2 + p)`, at most :math:`\delta_0/\sqrt p`. Where
+    ``|p - lam| < p / 100`` and ``logits < -10`` the difference is formed in
+    double-double (:func:`~klproof.numeric._dd.sigmoid_minus`, ~5e-32 of p); rows where
+    even that leaves more than :data:`_DIFF_TOL` of the KL (rates within ~1e-18 of
+    sigmoid at logits below about -78) get the difference from mpmath.
     """
     d = p - lam
-    near = np.abs(d) < 0.01 * p
-    if _WIDE and near.any():
+    near = (np.abs(d) < 0.01 * p) & (logits < _DD_LOGIT)
+    if near.any():
         idx = np.flatnonzero(near)
-        ld = np.asarray(logits.reshape(-1)[idx], dtype=np.longdouble)
-        p_ld = 1 / (1 + np.exp(-ld))
-        d = d.copy()
-        d.reshape(-1)[idx] = (p_ld - np.asarray(lam.reshape(-1)[idx], np.longdouble)).astype(
-            np.float64
-        )
+        ell, rate, pi = (np.asarray(a).reshape(-1)[idx] for a in (logits, lam, p))
+        di, rel = DDA.sigmoid_minus(ell, rate)
+        with np.errstate(all="ignore"):
+            u = di / rate
+            bad = ~(2.0 * rel * (u * u) <= _DIFF_TOL * (u * u + pi))
+        if bad.any():
+            di[bad] = DDA.sigmoid_minus_mp(ell[bad], rate[bad])
+        d = np.array(d, dtype=np.float64)
+        d.reshape(-1)[idx] = di
     return d
 
 

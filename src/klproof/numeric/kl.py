@@ -1581,7 +1581,14 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> FArr:
     if p._given == "logits" and q._given == "logits":
         return _run(_k_categorical_logits, [(p.logits, 1), (q.logits, 1)], shape, dt)
     # raw (unnormalised) probabilities: the kernel normalises without rounding p and q
-    return _run(MK.categorical_probs, [(_cat_probs(p), 1), (_cat_probs(q), 1)], shape, dt)
+    pp, qp, target = _cat_probs(p), _cat_probs(q), (*shape, p.num_categories)
+    if dt == np.float64 and all(
+        a.shape == target and a.dtype == np.float64 and a.flags.c_contiguous for a in (pp, qp)
+    ):  # the common case: a driver of its own (larger blocks, one bound test a block)
+        n_k = (math.prod(shape), p.num_categories)
+        rows = [np.asarray(a, dtype=np.float64).reshape(n_k) for a in (pp, qp)]
+        return MK.categorical_probs_rows(*rows).reshape(shape)
+    return _run(MK.categorical_probs, [(pp, 1), (qp, 1)], shape, dt)
 
 
 def _cat_probs(d: Categorical) -> FArr:

@@ -1,0 +1,147 @@
+"""Categorical from raw probabilities: the row driver's block test and its redo paths.
+
+``_misc_kernels.categorical_probs_rows`` keeps the fast form ``L/P + log(Q/P)`` for a
+whole block when one threshold (from the block's extreme total ratios) holds, and
+otherwise flags rows: near-diagonal rows, rows with a zero probability, rows whose
+totals differ from the block's, +inf that is not a support mismatch (``p_i/q_i``
+overflowing). Flagged rows are gathered across blocks and recomputed in chunks, so a
+batch's value in a row must not depend on its neighbours.
+"""
+
+from __future__ import annotations
+
+import mpmath as mp
+import numpy as np
+import pytest
+from accuracy import _dps, rel_errors
+from references import reference_kl
+
+import klproof.numeric as kn
+from klproof.numeric import _misc_kernels as MK
+
+DID = "kl/categorical/categorical"
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    a = kn.Categorical(probs=p, validate=False)
+    b = kn.Categorical(probs=q, validate=False)
+    return np.asarray(kn.kl_divergence(a, b), dtype=np.float64)
+
+
+def _refs(p: np.ndarray, q: np.ndarray) -> list[mp.mpf]:
+    out = []
+    for a, b in zip(p, q, strict=True):
+        pa, qb = {"probs": a.tolist()}, {"probs": b.tolist()}
+        out.append(reference_kl(DID, pa, qb, dps=_dps(pa, qb)))
+    return out
+
+
+def _special_rows(rng: np.random.Generator, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Rows each of which fails the block test in its own way."""
+    pad = [0.1] * (k - 3)
+    ps: list[list[float]] = []
+    qs: list[list[float]] = []
+
+    def add(p: list[float], q: list[float]) -> None:
+        ps.append(p + [0.0] * (k - len(p)))
+        qs.append(q + [0.0] * (k - len(q)))
+
+    for eps in (1e-2, 1e-6, 1e-12):  # near the diagonal: below the threshold
+        p = rng.dirichlet(np.ones(k))
+        q = p * (1 + eps * rng.uniform(-1, 1, k))
+        add(p.tolist(), (q / q.sum()).tolist())
+        add((p * 1e200).tolist(), (q / q.sum() * 1e200).tolist())  # same scale
+    add([0.0, 0.5, 0.5], [0.2, 0.4, 0.4])  # 0 log 0: NaN in the fast form
+    add([0.2, 0.4, 0.4], [0.0, 0.5, 0.5])  # +inf: a support mismatch, kept
+    add([0.0, 0.5, 0.5], [0.0, 0.25, 0.75])
+    add([1e300, 1e300, 1.0], [1e-300, 1.0, 1.0])  # p/q overflows, the KL is 344.69
+    add([1e9, 1.0], [1e-300, 1.0])  # 690.78
+    add([1e-300, 0.25, 0.75 - 1e-300], [2e-300, 0.5, 0.5 - 2e-300])
+    p = rng.dirichlet(np.ones(k))
+    add(p.tolist(), (rng.dirichlet(np.ones(k)) * 1e5).tolist())  # Q/P = 1e5: own bound
+    add((p * 1e-5).tolist(), rng.dirichlet(np.ones(k)).tolist())
+    add([0.5, 0.5, *pad], [0.25, 0.75, *pad])
+    return np.array(ps), np.array(qs)
+
+
+def test_special_rows_match_mpmath() -> None:
+    p, q = _special_rows(np.random.default_rng(3))
+    ours = _kl(p, q)
+    errs, mism = rel_errors(ours, _refs(p, q))
+    assert mism == 0
+    assert (ours >= 0).all()
+    assert errs.max() <= 1e-12, (errs.max(), int(np.argmax(errs)))
+
+
+def test_overflowing_ratio_is_not_inf() -> None:
+    """p_i/q_i = 1e600 overflows to +inf although q_i > 0: the KL is finite (was +inf)."""
+    p = np.array([[1e300, 1e300], [1e9, 1.0]])
+    q = np.array([[1e-300, 1.0], [1e-300, 1.0]])
+    ours = _kl(p, q)
+    assert np.isfinite(ours).all()
+    errs, _ = rel_errors(ours, _refs(p, q))
+    assert errs.max() <= 1e-12
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batch_independent_across_blocks_and_chunks(seed: int) -> None:
+    """Special rows scattered through many blocks give their single-row values.
+
+    20000 rows make blocks of 500 rows; the 700 near-diagonal rows (KL below the
+    block threshold 0.071) pass the careful kernel's chunk of 64 several times.
+    """
+    rng = np.random.default_rng(seed)
+    n, k = 20000, 10
+    p = rng.dirichlet(np.ones(k), n)
+    q = rng.dirichlet(np.ones(k), n)
+    near = rng.choice(n, 700, replace=False)
+    q[near] = p[near] * (1 + 1e-4 * rng.uniform(-1, 1, (700, k)))
+    sp, sq = _special_rows(rng, k)
+    at = rng.choice(np.setdiff1d(np.arange(n), near), (40, sp.shape[0]), replace=False)
+    for j in range(sp.shape[0]):
+        p[at[:, j]], q[at[:, j]] = sp[j], sq[j]
+    batch = _kl(p, q)
+    single = np.concatenate([_kl(p[i : i + 1], q[i : i + 1]) for i in range(n)])
+    np.testing.assert_array_equal(np.isnan(batch), np.isnan(single))
+    assert not np.isnan(batch).any()
+    assert (batch >= 0).all()
+    np.testing.assert_allclose(batch, single, rtol=1e-13, atol=0)
+    # the general block driver (broadcasting, non-contiguous input) agrees
+    general = _kl(np.asfortranarray(p), q)
+    np.testing.assert_allclose(general, batch, rtol=1e-13, atol=0)
+
+
+def test_many_categories_go_to_the_careful_kernel() -> None:
+    """K >= 435: the bound's constant K eps / 1e-13 reaches 1, the fast form is never kept."""
+    rng = np.random.default_rng(5)
+    k = 500
+    assert k * MK._CAT_TOL >= 1.0
+    p = rng.dirichlet(np.ones(k), 3)
+    q = np.vstack([rng.dirichlet(np.ones(k)), p[1] * (1 + 1e-8 * rng.uniform(-1, 1, k)), p[2]])
+    ours = _kl(p, q)
+    errs, mism = rel_errors(ours, _refs(p, q))
+    assert mism == 0
+    assert errs.max() <= 1e-12
+    assert ours[2] == 0.0
+
+
+def test_broadcast_and_float32_take_the_block_driver() -> None:
+    rng = np.random.default_rng(9)
+    p = rng.dirichlet(np.ones(4), (3, 5))
+    q = rng.dirichlet(np.ones(4))
+    got = _kl(p, q)
+    assert got.shape == (3, 5)
+    np.testing.assert_allclose(got, _kl(p, np.broadcast_to(q, p.shape).copy()), rtol=1e-15)
+    g32 = kn.kl_divergence(
+        kn.Categorical(probs=p.astype(np.float32)), kn.Categorical(probs=q.astype(np.float32))
+    )
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, got, rtol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2, 0), (0, 10), (3, 0, 4), (1, 1), (2, 3, 1)])
+def test_empty_and_single_category_shapes(shape: tuple[int, ...]) -> None:
+    p = np.full(shape, 2.0)
+    got = _kl(p, p)
+    assert got.shape == shape[:-1]
+    assert (got == 0.0).all()

@@ -570,14 +570,14 @@ def categorical_probs_rows(p: F64, q: F64) -> F64:
     \frac{c}{1 - c}(1 + 2r_{\max} + 2\max(0, -\log r_{\min}))`, tested against the
     block's minimum of :math:`D` (NaN, from a :math:`0 \log 0`, fails the test) and
     maximum (:math:`+\infty`). For normalised rows of 10 the threshold is
-    :math:`3c/(1 - c) = 0.071`; the common case costs three reductions a block. In a
-    block that fails, the rows below the threshold (and NaN or :math:`+\infty`) are
-    flagged; when they are more than 1/64 of the block (totals that differ between
-    rows), each row's own :math:`\beta(r)` decides. :math:`+\infty` rows with a
-    :math:`q_i = 0 < p_i` are the KL; other flagged rows (NaN terms at a zero
-    probability, :math:`p_i/q_i` overflowing, totals zero or far apart) are recomputed
-    by the careful kernel (non-negative terms), in chunks gathered while the block is
-    in cache.
+    :math:`3c/(1 - c) = 0.071`; the common case costs four reductions a block (the
+    extremes of :math:`r` and :math:`D`). In a block that fails, the rows below the
+    threshold (and NaN or :math:`+\infty`) are flagged; when they are more than 1/64
+    of the block (totals that differ between rows), each row's own :math:`\beta(r)`
+    decides. :math:`+\infty` rows with a :math:`q_i = 0 < p_i` are the KL; other
+    flagged rows (NaN terms at a zero probability, :math:`p_i/q_i` overflowing, totals
+    zero or far apart) are recomputed by the careful kernel (non-negative terms), in
+    chunks gathered while the block is in cache.
     """
     n, k = p.shape
     out = np.empty(n)

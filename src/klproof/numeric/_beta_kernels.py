@@ -11,7 +11,8 @@ Beta -> Uniform is :math:`\log(h - l) + \mathrm{KL}(\mathrm{Beta}(a, b)\,\|\,
 
 the ratios :math:`r_i = y_i/x_i`, :math:`r_0 = y_0/x_0`,
 :math:`\tau_i = \log(r_i/r_0)`, :math:`k(\tau) = \tau + (\tau - 1)\,\mathrm{expm1}(\tau)`
-and :math:`\phi(r) = r - 1 - \log r`, the closed form of Penny (2001) is exactly
+(formed as :math:`\rho\log\rho - (\rho - 1)` with :math:`\rho = r_i/r_0 = e^{\tau_i}`,
+see below) and :math:`\phi(r) = r - 1 - \log r`, the closed form of Penny (2001) is exactly
 
 .. math:: \mathrm{KL} = \underbrace{r_0 \sum_i x_i\, k(\tau_i)}_{y_0\,\mathrm{KL}(\hat y\|\hat x)}
    + \tfrac12\Big[\sum_i \phi(r_i) - \phi(r_0)\Big]
@@ -31,23 +32,60 @@ passes, which on a cache-sized block is what the time is:
   :func:`~klproof.numeric._special.mu_nu_fast` (but with the 6-term polynomials
   ``MU_COEF``, ``NU_COEF`` in :math:`1/Y^2`, max absolute error 4.3e-18 and 6.4e-18,
   instead of 8 and 9 terms of the asymptotic series; and with the shift taken
-  branch-free, ``8 s = copysign(4, 8 - x) + 4``):
+  branch-free, ``8 s`` as the boolean ``x < 8`` times 8: two passes of 0.05 and 0.25
+  ns/elt, where ``copysign(4, 8 - x) + 4`` took three and NumPy's ``copysign`` alone
+  0.5, not vectorised):
 
   .. math:: \mu(x) = \mu^*(Y) + (x - \tfrac12)\log(Y/x) + s\,\big[\log(Y^8/P(x)) - 8\big],
 
   but the :math:`2K + 2` logarithms :math:`s\,[\log(Y^8/P) - 8]` are summed (with the
   signs above) as **one** logarithm of the product of the factors
   :math:`F = (Y/e)^8/P(x)` (:math:`F = 1` where :math:`s = 0`): each factor lies in
-  :math:`[5\cdot 10^{-3}, 1.2\cdot 10^{-3}/x]`, so for :math:`K \le 64` (``MAX_K``) and
-  :math:`x \ge 10^{-3}` the product (at least :math:`(5\cdot 10^{-3})^{65} \approx 10^{-150}`)
-  neither overflows nor underflows, and its
-  logarithm carries the same absolute error (the sum of the factors' relative
-  errors) as the sum of separate logarithms would;
-* :math:`\nu(x) = \nu^*(Y) + s\,[H(x) - \tfrac12(1/x - 1/Y)] - \log(Y/x)`,
+  :math:`(5.5\cdot 10^{-3}, 1.12/x]` (:math:`F` decreases in :math:`x`), so for
+  :math:`K \le 64` (``MAX_K``) and :math:`x \ge 10^{-3}` the products of the
+  :math:`K + 1` factors of either sign (within :math:`10^{\pm 200}`) neither overflow nor
+  underflow, and the logarithm of their quotient carries the same absolute error (the
+  sum of the factors' relative errors) as the sum of separate logarithms would; the
+  quotient itself can overflow only where many components sit near 8 on one side and
+  near :math:`10^{-3}` on the other (e.g. :math:`K = 64`, every :math:`x_i = 7.9`,
+  :math:`y_i = 10^{-3}`, up to :math:`10^{345}`): such a value is :math:`\pm\infty` and
+  is flagged (below), where before :math:`+\infty` was kept;
+* the terms :math:`(x - \tfrac12)\log(Y/x)` of the :math:`\mu` rows and the terms
+  :math:`-\log(Y/x)` of :math:`\nu` (below) are gathered per pair :math:`(x_i, y_i)`
+  and :math:`(x_0, y_0)`: the row of :math:`x_i` carries
+  :math:`-(x_i - \tfrac12) - (y_i - x_i) = -(y_i - \tfrac12)` times
+  :math:`\log(Y_{x_i}/x_i)`, the row of :math:`y_i` carries :math:`+(y_i - \tfrac12)`
+  times :math:`\log(Y_{y_i}/y_i)` (and the opposite signs for the sums), so their sum is
+
+  .. math:: \sum_i (y_i - \tfrac12)\log R_i - (y_0 - \tfrac12)\log R_0,
+     \qquad R = \frac{Y_y\,x}{y\,Y_x},
+
+  :math:`K + 1` logarithms instead of :math:`2K + 2`. :math:`R` is formed with three roundings (exactly 1 where
+  neither argument is shifted: both products are :math:`xy`), so :math:`\log R` carries
+  an absolute error of at most :math:`3.5\,\epsilon + \epsilon|\log R|`
+  (:math:`\epsilon = 2^{-53}`), with
+  :math:`|\log R| \le |\log(Y_x/x)| + |\log(Y_y/y)|`; times :math:`|y - \tfrac12|`, that
+  is no more than the two separate logarithms' :math:`\epsilon|\log(Y/x)|` times the
+  same coefficient :math:`|y - \tfrac12|` (formed before as the two parts
+  :math:`x - \tfrac12` and :math:`y - x`, each at least as large). With
+  :math:`y = (1, 1)` only the :math:`x` side is formed, :math:`\log(Y/x)` weighted by
+  :math:`-\tfrac12` and :math:`K - \tfrac12`, the constant :math:`y` rows keeping their
+  whole :math:`\mu`;
+* :math:`\nu(x) = \nu^*(Y) + s\,[H(x) - \tfrac12(1/x - 1/Y)] - \log(Y/x)` (its last
+  term in the pair logarithms above),
   :math:`H(x) = \sum_{j<8} 1/(x+j) = (2x + 7)\sum_c 1/(z + c)`, :math:`z = x(x+7)`,
   :math:`c \in \{0, 6, 10, 12\}` (the same :math:`z + c` give
   :math:`P = z(z+6)(z+10)(z+12)`), formed for the :math:`K + 1` rows of :math:`x` only;
 * :math:`\log r_i` in :math:`\phi(r_i)` is :math:`\tau_i + \log r_0` (no extra log);
+* the lead term's :math:`k(\tau_i) = \rho\log\rho - (\rho - 1)`,
+  :math:`\rho = r_i/r_0`, :math:`\log\rho = \tau_i`, without ``expm1`` (1.0 ns/elt, the
+  costliest ufunc of the kernel). The error is that of the ``expm1`` form: the derivative in
+  :math:`\rho` is :math:`\log\rho = \tau`, so the roundings of :math:`\rho` enter
+  times :math:`|\tau|` (as through :math:`\tau` before, :math:`k'(\tau) = \tau e^\tau`);
+  :math:`\rho - 1` is exact on :math:`[\tfrac12, 2]` (Sterbenz), where the two parts
+  cancel to :math:`k \approx \tau^2/2`, and the product and the difference add an ulp
+  of :math:`\rho|\tau|` and of :math:`k`: a few ulp of :math:`\rho|\tau|` in all, as
+  before a few ulp of :math:`|\tau| e^\tau`;
 * :math:`1/x` (only :math:`\nu` needs it) is formed for the :math:`K + 1` rows of
   :math:`x` only, not for all :math:`2K + 2` rows (the same values bit for bit: Beta
   92 -> 85 ns/elt at N = 1e7).
@@ -135,9 +173,13 @@ _KL_MIN_SMALL_K, _KL_MIN_K = 0.02, 4
 _ABS_ERR_PER_K = 2e-15
 #: most components for the fast form (the product of the F factors stays in range)
 MAX_K = 64
-#: rows of a block (per argument of mu): 4096 measured faster than 2048 (Beta 72 vs 77,
-#: Beta -> Uniform 48 vs 57 ns/elt); the ~20 (2K + 2)-row buffers are a few MB at most
-_ROWS = 4096
+#: elements of a block's (2K + 2)-row stack (rows per block: this over 2K + 2, within
+#: [_MIN_ROWS, _MAX_ROWS]): each NumPy call costs ~0.35 us however short its arrays, and a
+#: block makes ~110 of them, so long blocks pay; 65536 (Beta: 10922 rows) measured 75
+#: against 80 ns/elt at 4096 rows, Dirichlet K = 4 (6553 rows) 26.5 against 27; larger
+#: blocks gained nothing (the ~20 stacks then outgrow the caches)
+_STACK = 65536
+_MIN_ROWS, _MAX_ROWS = 1024, 16384
 #: rows per call of the near-diagonal quadrature: 1024 measured 2.9 against 5.0 us per
 #: Beta row at 256 (fewer calls); its (nodes, rows, K) arrays are ~128 KB each
 _NEAR_ROWS = 1024
@@ -181,9 +223,14 @@ _C7, _C6, _C10, _C12 = _c(7.0 / 8.0), _c(6.0 / 8.0), _c(10.0 / 8.0), _c(12.0 / 8
 _C3, _C11, _C175 = _c(3.0 / 8.0), _c(11.0 / 8.0), _c(1.75)
 #: (Y f)^8 with f = 1 - kappa c8: f = 1/e where shifted (c8 = 8), exactly 1 where not
 _KAPPA = _c(-(1.0 - math.exp(-1.0)) / 8.0)
-_LO_C, _HI_C = _c(_LO), _c(_HI)
+_LO_C, _HI_C, _INF = _c(_LO), _c(_HI), _c(math.inf)
 #: fast values kept only where |r_0 - 1| <= _NU_GUARD KL (module docstring, "Accuracy")
 _NU_GUARD = _c(64.0)
+
+
+def _rows(nr: int, n: int) -> int:
+    """Rows per block for ``nr`` stacked arguments of mu and ``n`` rows in all (see _STACK)."""
+    return max(1, min(n, max(_MIN_ROWS, min(_MAX_ROWS, _STACK // nr))))
 
 
 def _kl_min(k: int) -> float:
@@ -221,7 +268,8 @@ class _Work:
     the x rows ``x_1 .. x_K, x_0`` are contiguous); without (``y = 1``),
     ``[x_1 .. x_K, x_0]``. ``g`` stacks every term of the sum, summed by one product
     with the weights ``wg``: mu rows, ``r_i, r_0``, ``tau_i, log r_0``, ``c nu`` rows,
-    the lead terms and the log of the product of the F factors.
+    the lead terms, the log of the product of the F factors and the pair logarithms
+    (module docstring).
     """
 
     def __init__(self, k: int, with_q: bool, rows: int) -> None:
@@ -232,19 +280,23 @@ class _Work:
         self.nr = nr
         self.nden = self.xo + k  # mu weight -1
         self.z = np.empty((nr, rows))
-        self.full = np.empty((12, nr, rows))
+        self.full = np.empty((10, nr, rows))
+        self.small = np.empty((nr, rows), dtype=bool)
         self.xs = np.empty((3, nx, rows))
         self.vec = np.empty((3, rows))
         self.ok = np.empty((2, rows), dtype=bool)
-        ng = nr + 3 * nx + k + 1
+        ng = nr + 4 * nx + k + 1
         self.g = np.empty((ng, rows))
         wg = [-1.0] * self.nden + [1.0] * (nr - self.nden)
         wg += [0.5] * k + [-0.5]  # r_i, r_0
         wg += [-0.5] * k + [-0.5 * (k - 1)]  # tau_i, log r_0
         wg += [1.0] * nx + [1.0] * k + [1.0]  # c nu, lead, log prod F
+        # the pair logarithms: (y_i - 1/2) log R_i, -(y_0 - 1/2) log R_0; without q only
+        # the x side, log(Y/x) with the weights -(y_i - 1/2) = -1/2, y_0 - 1/2 = K - 1/2
+        wg += [1.0] * k + [-1.0] if with_q else [-0.5] * k + [k - 0.5]
         self.wg = np.asarray(wg)
         # the constant: -(K - 1)/2 of the phi terms, and for q = Beta(1, 1) the constant
-        # mu rows sum_i mu(1) - mu(K)
+        # mu rows sum_i mu(1) - mu(K) (whole: their log(Y/y) parts included)
         const = -0.5 * (k - 1) + (0.0 if with_q else k * _mu_one(1.0) - _mu_one(float(k)))
         self.const = _c(const)
         self.kk = _c(float(k))
@@ -261,13 +313,15 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     nx = k + 1
     z = work.z[:, :m]
     g = work.g[:, :m]
-    c8, yy, inv, u, ix, lyx, t, t2, zp, aa, bb, pp = (a[:, :m] for a in work.full)
+    c8, yy, inv, u, ix, t, t2, zp, aa, bb = (a[:, :m] for a in work.full)
+    pp = yy  # P_s(x) overwrites Y once Y is no longer needed (see below)
     mu = g[:nr]
     r = g[nr : nr + nx]
     tau = g[nr + nx : nr + 2 * nx]
     nuc = g[nr + 2 * nx : nr + 3 * nx]
     lead = g[nr + 3 * nx : nr + 3 * nx + k]
     lf = g[nr + 3 * nx + k]
+    pl = g[nr + 3 * nx + k + 1 :]
     xr = z[xo : xo + nx]  # x_1 .. x_K, x_0
     add.reduce(z[xo : xo + k], 0, out=xr[k])
     if work.with_q:
@@ -279,34 +333,49 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
         div(_ONE, xr[:k], r[:k])
         div(work.kk, xr[k], r[k])
 
-    # -- elementary part: lead r0 sum_i x_i k(tau_i); phi terms through r and tau rows
-    div(r[:k], r[k], tau[:k])
-    log(tau[:k], tau[:k])
+    # -- elementary part: lead r0 sum_i x_i k(tau_i), k = rho log rho - (rho - 1) with
+    # rho = r_i / r0 = exp(tau_i); phi terms through the r and tau rows
+    rho = t[:k]
+    div(r[:k], r[k], rho)
+    log(rho, tau[:k])
     log(r[k], tau[k])
-    tk = t[:k]
-    np.expm1(tau[:k], lead)
-    sub(tau[:k], _ONE, tk)
-    mul(lead, tk, lead)
-    add(lead, tau[:k], lead)
+    mul(rho, tau[:k], lead)
+    sub(rho, _ONE, rho)
+    sub(lead, rho, lead)
     mul(lead, xr[:k], lead)
     mul(lead, r[k], lead)
 
-    # -- mu rows: Y = x + c8, c8 = 8 [x < 8] (copysign: no mask)
-    sub(_EIGHT, z, c8)
-    np.copysign(_FOUR, c8, c8)
-    add(c8, _FOUR, c8)
+    # -- mu rows: Y = x + c8, c8 = 8 [x < 8] (a boolean times 8: no mask, no branch)
+    sb = work.small[:, :m]
+    np.less(z, _EIGHT, sb)
+    mul(sb, _EIGHT, c8)
     add(z, c8, yy)
     div(_ONE, yy, inv)
     mul(inv, inv, u)
     _horner_into(u, _MU_C, mu)
-    mul(mu, inv, mu)  # mu*(Y)
-    div(yy, z, lyx)  # (not Y * (1/x): that is 1 only to an ulp where Y = x)
-    log(lyx, lyx)  # log(Y / x): exactly 0 where c8 = 0
-    sub(z, _HALF, t)
-    mul(t, lyx, t)
-    add(mu, t, mu)
+    mul(mu, inv, mu)  # mu*(Y); its (x - 1/2) log(Y/x) goes into the pair logarithms
+    # -- pair logarithms: log R, R = (Y_y x) / (y Y_x) (exactly 1 where neither shifts)
+    if work.with_q:
+        mul(yy[k + 2 :], z[1 : k + 1], pl[:k])
+        mul(yy[0], z[k + 1], pl[k])
+        mul(z[k + 2 :], yy[1 : k + 1], t[:k])
+        mul(z[0], yy[k + 1], t[k])
+        div(pl, t[:nx], pl)
+        log(pl, pl)
+        sub(z[k + 2 :], _HALF, t[:k])
+        sub(z[0], _HALF, t[k])
+        mul(pl, t[:nx], pl)  # (y - 1/2) log R
+    else:
+        div(yy, z, pl)
+        log(pl, pl)  # log(Y / x), weighted in wg
     # F = (Y f)^8 / P_s(x), P_s = z'(z' + 6s)(z' + 10s)(z' + 12s), z' = x (x + 7s): where
     # s = 0 both are x^8 by the same roundings, so F = 1 exactly
+    mul(c8, _KAPPA, t2)
+    add(t2, _ONE, t2)
+    mul(t2, yy, t2)  # Y f (Y is not needed below: its buffer takes P_s)
+    mul(t2, t2, t2)
+    mul(t2, t2, t2)
+    mul(t2, t2, t2)
     mul(c8, _C7, zp)
     add(zp, z, zp)
     mul(zp, z, zp)
@@ -315,24 +384,18 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     mul(zp, t, aa)
     mul(c8, _C10, t)
     add(t, zp, t)
-    mul(c8, _C12, t2)
-    add(t2, zp, t2)
-    mul(t, t2, bb)
+    mul(c8, _C12, bb)
+    add(bb, zp, bb)
+    mul(t, bb, bb)
     mul(aa, bb, pp)
-    mul(c8, _KAPPA, t)
-    add(t, _ONE, t)
-    mul(t, yy, t)
-    mul(t, t, t)
-    mul(t, t, t)
-    mul(t, t, t)
-    div(t, pp, t)
+    div(t2, pp, t2)
     v0, v1 = work.vec[0, :m], work.vec[1, :m]
-    np.multiply.reduce(t[work.nden :], 0, out=v0)
-    np.multiply.reduce(t[: work.nden], 0, out=v1)
+    np.multiply.reduce(t2[work.nden :], 0, out=v0)
+    np.multiply.reduce(t2[: work.nden], 0, out=v1)
     div(v0, v1, v0)
     log(v0, lf)
 
-    # -- nu over the x rows: nu*(Y) + s H(x) - (1/x - 1/Y)/2 - log(Y/x)
+    # -- nu over the x rows: nu*(Y) + s H(x) - (1/x - 1/Y)/2 (its -log(Y/x): pair logs)
     sl = slice(xo, xo + nx)
     nu, h, h2 = work.xs[0, :, :m], work.xs[1, :, :m], work.xs[2, :, :m]
     ux, c8x, zpx = u[sl], c8[sl], zp[sl]
@@ -355,7 +418,6 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     sub(ix[sl], inv[sl], h2)
     mul(h2, _HALF, h2)
     sub(h, h2, h)
-    sub(h, lyx[sl], h)
     add(nu, h, nu)
     # coefficients y_i - x_i and x_0 - y_0
     if work.with_q:
@@ -373,6 +435,9 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     # -- rows kept: KL >= kl_min, concentrations in range (NaN fails all)
     ok, ok2 = work.ok[0, :m], work.ok[1, :m]
     np.greater_equal(total, work.kl_min, ok)
+    # +inf: the quotient of the two F products overflowed (module docstring)
+    np.less(total, _INF, ok2)
+    np.logical_and(ok, ok2, ok)
     # (y_i - x_i) nu(x_i) - (y_0 - x_0) nu(x_0) cancels where one component dominates and
     # moves far: an error of ~3e-15 |r_0 - 1| (nu's few ulp of 1/x times |y - x|)
     sub(r[k], _ONE, v0)
@@ -810,7 +875,7 @@ def kl_beta_beta(
     n = out.size
     flat = out.reshape(-1)
     prepared = _flat_scalars([a1, b1, a2, b2], shape)
-    work = _Work(2, True, min(_ROWS, max(n, 1)))
+    work = _Work(2, True, _rows(6, n))
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         z = wk.z  # [y_0, x_1, x_2, x_0, y_1, y_2]
@@ -857,7 +922,7 @@ def kl_beta_uniform(
     n = out.size
     flat = out.reshape(-1)
     prepared = _flat_scalars([a, b, lo, hi], shape)
-    work = _Work(2, False, min(_ROWS, max(n, 1)))
+    work = _Work(2, False, _rows(3, n))
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         wk.z[0, :m] = blk[0]
@@ -900,7 +965,7 @@ def kl_dirichlet(
         else np.ascontiguousarray(np.broadcast_to(a, target)).reshape(n, k)
         for a in (x, y)
     ]
-    work = _Work(k, True, min(_ROWS, max(n, 1)))
+    work = _Work(k, True, _rows(2 * k + 2, n))
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         wk.z[1 : k + 1, :m] = blk[0].T

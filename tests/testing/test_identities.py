@@ -37,6 +37,8 @@ class _Fixed:
 @given(kst.categorical_datasets(max_size=300), st.data())
 # found by Hypothesis: log θ of θ near 1 has an absolute, not relative, rounding error
 @example((2, np.array([0])), _Fixed({"probs": np.array([1 - 9.9999e-06, 9.9999e-06])}))
+# found by the ci profile: log_prob from logits as l - (m + log sum) lost ulp(128)
+@example((10, np.array([0])), _Fixed({"logits": np.array([128.0, 0, 0, 0, 122.0, 0, 0, 0, 0, 0])}))
 def test_empirical_kl_plus_mean_log_likelihood_plus_entropy_is_zero(
     dataset: tuple[int, np.ndarray], data: st.DataObject
 ) -> None:

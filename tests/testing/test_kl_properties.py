@@ -268,4 +268,87 @@ FIXED_GAPS: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
             {"loc": 4.57560924051981, "scale": 2.563950248511419e-16},
         )
     ],
+    # -- p and q drawn independently at opposite extremes (the kit's "independent"
+    # relation, new): intermediates overflowed where the KL is finite, or inf - inf
+    "kl/gumbel/gumbel": [
+        # b1 / b2 = 1.8e405: NaN (s = inf - inf) where the KL is +inf
+        (
+            {"loc": 0.6561978896357288, "scale": 2.1929043349307863e177},
+            {"loc": 9.203114356617004, "scale": 1.2343295524768108e-228},
+        ),
+        # b1 / b2 underflows to 0: +inf for 809.0
+        (
+            {"loc": -1.4497881246075608e-133, "scale": 1.8229972136405372e-133},
+            {"loc": -5.071126029271425e218, "scale": 3.0204776518931465e218},
+        ),
+        # b1 / b2 = 3.7e-318, subnormal: its log lost bits (3.8e-10)
+        (
+            {"loc": -1.2409639057705626e-277, "scale": 3.707655566078746e-278},
+            {"loc": -1.7677460852145842e40, "scale": 9.921258625033725e39},
+        ),
+    ],
+    # |m1 - m2| / b1 overflows with b1 / b2 underflowing: 0 * inf = NaN for 1289; and
+    # |m1 - m2| itself past the range
+    "kl/laplace/laplace": [
+        (
+            {"loc": 2.7384002570507996e-297, "scale": 8.702599414097578e-298},
+            {"loc": -2.0151493903722174e262, "scale": 6.499468829577385e261},
+        ),
+        ({"loc": 1e308, "scale": 1e-300}, {"loc": -1e308, "scale": 1e300}),
+    ],
+    # scale ratio 4.4e354: expm1(inf) - inf = NaN where the KL is +inf
+    "kl/weibull/weibull": [
+        (
+            {"scale": 1.792400277014608e149, "concentration": 1.2670757371710732},
+            {"scale": 4.0523682250425905e-206, "concentration": 1.2670757371710732},
+        )
+    ],
+    # x1 / x2 = 1e367: log1p(inf) for a KL of 1.5e151
+    "kl/pareto/pareto": [
+        (
+            {"scale": 5.055107738197424e208, "alpha": 3.4054546429284215e-40},
+            {"scale": 4.840833740212941e-159, "alpha": 5.208533307869605e111},
+        )
+    ],
+    # r1 / r2 overflows in the fused form: +inf for 1.6e64 and 2.4e271
+    "kl/poisson/poisson": [
+        ({"rate": 2.2054937316018592e61}, {"rate": 1.7109732379363587e-255}),
+        ({"rate": 1.96550225556655e268}, {"rate": 2.9225145489386675e-269}),
+    ],
+    # z = |m - m2| / s overflows: +inf for 1170.9; and |m - m2| itself past the range
+    "kl/normal/laplace": [
+        (
+            {"loc": 3.0454756419981023e-257, "scale": 2.2864374132935225e-257},
+            {"loc": 5.327533585995878e250, "scale": 1.0686730268603842e250},
+        ),
+        ({"loc": 1e308, "scale": 1e-300}, {"loc": -1e308, "scale": 1e300}),
+    ],
+    # rate * scale * alpha overflowed before the division by alpha - 1 (KLs 4.7e275,
+    # 6.2e278)
+    "kl/pareto/exponential": [
+        (
+            {"scale": 3.5499477846425302e180, "alpha": 8.09274530514077e91},
+            {"rate": 1.335513770731916e95},
+        ),
+        (
+            {"scale": 3.878134441763949e33, "alpha": 1.3577126042825336e98},
+            {"rate": 1.6014102832485186e245},
+        ),
+    ],
+    # the ratio of the widths overflows: +inf for 815.3; and q's width past the range
+    "kl/uniform/uniform": [
+        (
+            {"low": -9.753847951348619e-144, "high": -7.032192816468608e-144},
+            {"low": -4.6796014889473624e209, "high": 2.846013376827069e210},
+        ),
+        ({"low": 0.0, "high": 1e-300}, {"low": -1e308, "high": 1e308}),
+    ],
+    # not the kernel: the reference's working precision followed max |logit| (222 digits)
+    # and not the spread (303), and came out -5.9e-332 for 3.7e-299
+    "kl/categorical/categorical": [
+        (
+            {"logits": [511.3157851173091, -388.6057732347695, -255.59341436578177]},
+            {"logits": [195.107190288613, -492.0526708898565, -503.07714051223724]},
+        )
+    ],
 }

@@ -275,6 +275,10 @@ def _gumbel_careful(m1: F64, b1: F64, m2: F64, b2: F64) -> F64:
         rf = r[far]
         s[far] = special.gammaln(rf) + S.EULER_GAMMA * (rf - 1.0)
         lg1r[far] = special.gammaln(1.0 + rf)
+        tiny = far & (r < 1e-300)  # r (under)flows (scales 1e-133, 1e218): log Gamma(r)
+        if np.any(tiny):  # = -log r - gamma r + O(r^2), with log r from the scales
+            b1t, b2t = (np.broadcast_to(v, r.shape)[tiny] for v in (b1, b2))
+            s[tiny] = -S.log_ratio(b1t, b2t) - S.EULER_GAMMA
     w = lg1r - z
     return np.asarray(s + S.expm1mx(w), dtype=np.float64)
 
@@ -357,9 +361,18 @@ def gumbel(m1: F64, b1: F64, m2: F64, b2: F64, *, bufs: list[F64]) -> F64:
         sn += q
         sn += S.expm1mx(w)
         o[idx] = sn
-    bad = ~(o < np.inf)
+    bad = ~(o < 700.0)  # a subnormal r gives s > 707; NaN and inf are in here too
     if bad.any():
-        bad &= ~(y > _EXP_OVERFLOW)  # e^w overflows: the KL exceeds the float64 range
+        idx = np.flatnonzero(bad)
+        b1i, b2i = (np.broadcast_to(v, o.shape)[idx] for v in (b1, b2))
+        ri = b1i / b2i
+        # e^w overflows, or r does (s ~ r log r): the KL exceeds float64's range (s may be
+        # inf - inf = NaN there)
+        over = (y[idx] > _EXP_OVERFLOW) | (ri == np.inf)
+        o[idx[over]] = np.inf
+        # the careful kernel: non-finite results, and r below the normal range, whose
+        # log has lost bits (3.8e-10 at r = 3.7e-318)
+        bad[idx] = ~over & (~(o[idx] < np.inf) | (ri < 2.2250738585072014e-308))
     return _redo(_gumbel_careful, o, bad, (m1, b1, m2, b2))
 
 
@@ -398,7 +411,20 @@ def _normal_laplace_careful(m: F64, s: F64, m2: F64, b2: F64) -> F64:
     z = np.abs(m - m2) / s
     f = np.expm1(-0.5 * z * z) + _SQRT_PI_2 * z * special.erf(z / math.sqrt(2))
     e_abs = s * _SQRT_2_PI * (1.0 + f)
-    return np.asarray(S.rm1mlog(e_abs, b2)[0] + _GAP_NORMAL_LAPLACE + np.log1p(f), dtype=np.float64)
+    out = S.rm1mlog(e_abs, b2)[0] + _GAP_NORMAL_LAPLACE + np.log1p(f)
+    far = ~(z <= 40.0)  # z or E|X - m2| past the range: scales 1e-133 and 1e218
+    if far.any():
+        # 1 + f = sqrt(pi/2) z + e^{-z^2/2} h(z), the last below 1e-347 of the first: so
+        # E|X - m2| = |m - m2| and log(1 + f) = log sqrt(pi/2) + log(|m - m2| / s), in
+        # halves where |m - m2| overflows
+        mf, sf, m2f, bf = (np.broadcast_to(v, z.shape)[far] for v in (m, s, m2, b2))
+        half = ~(np.abs(mf - m2f) < np.inf)
+        dist = np.where(half, np.abs(mf / 2 - m2f / 2), np.abs(mf - m2f))
+        g = S.rm1mlog(dist, np.where(half, bf / 2, bf))[0]
+        lf = 0.5 * math.log(math.pi / 2) + S.log_ratio(dist, np.where(half, sf / 2, sf))
+        out = np.array(out, dtype=np.float64)
+        out[far] = g + _GAP_NORMAL_LAPLACE + lf
+    return np.asarray(out, dtype=np.float64)
 
 
 @_buffers(4)

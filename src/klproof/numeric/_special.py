@@ -12,6 +12,7 @@ SciPy is imported lazily: ``import klproof`` must stay cheap.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -105,6 +106,20 @@ def log_ratio(a: F64, b: F64) -> F64:
     return np.asarray(out, dtype=np.float64)
 
 
+def log_width(lo: F64, hi: F64) -> F64:
+    """Return ``log(hi - lo)`` for ``hi > lo``, also where ``hi - lo`` overflows.
+
+    Past float64's range the width is taken as ``log(hi/2 - lo/2) + log 2`` (halving is
+    exact above the subnormal range).
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = np.asarray(hi - lo, dtype=np.float64)
+        return np.asarray(
+            np.where(w < np.inf, np.log(w), np.log(hi / 2 - lo / 2) + math.log(2.0)),
+            dtype=np.float64,
+        )
+
+
 def dm_log1p(d: F64) -> F64:
     """Return ``d - log1p(d) >= 0`` for ``d > -1``, accurate near ``d = 0``."""
     d = np.atleast_1d(np.asarray(d, dtype=np.float64))
@@ -142,6 +157,7 @@ def expm1mx(x: F64) -> F64:
     """Return ``exp(x) - 1 - x >= 0``, accurate near ``x = 0``."""
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     out = np.expm1(x) - x
+    out[x == np.inf] = np.inf  # inf - inf above
     _patch_small(out, x, _EM1MX_SMALL, _EM1MX_COEF)
     return out
 
@@ -472,13 +488,14 @@ def q_k_into(q: F64, p: F64, t: F64, out: F64, tmp: F64) -> F64:
 def log1p_ratio_into(p: F64, q: F64, diff: F64, out: F64) -> F64:
     """Write ``log(p / q)`` into ``out`` given ``diff = p - q`` accurately.
 
-    ``log1p(diff / q)`` while ``p / q >= 1e-3``; below, ``log(p / q)`` (also for
-    ``p = 0`` -> ``-inf`` and ``q = 0`` -> ``+inf``).
+    ``log1p(diff / q)`` while ``p / q >= 1e-3``; below, and where ``diff / q`` overflows,
+    :func:`log_ratio` (also for ``p = 0`` -> ``-inf`` and ``q = 0`` -> ``+inf``).
     """
     np.divide(diff, q, out=out)
     low = ~(out >= -0.999)
     np.maximum(out, -0.999, out=out)
     np.log1p(out, out=out)
+    np.logical_or(low, out == np.inf, out=low)
     if low.any():
         idx = np.flatnonzero(low.reshape(-1))
         pp = np.broadcast_to(p, out.shape).reshape(-1)[idx]

@@ -513,6 +513,13 @@ def _k_laplace(m1: F64, b1: F64, m2: F64, b2: F64, *, bufs: list[F64]) -> F64:
     zero = t == 0.0  # r may be inf when b2 underflows relative to b1
     if zero.any():
         np.copyto(r, 0.0, where=zero)
+    over = z == np.inf  # |m1 - m2| / b1 past the range: r z = |m1 - m2| / b2 directly
+    if over.any():
+        idx = np.flatnonzero(over)
+        m1i, b1i, m2i, b2i = (np.broadcast_to(v, g.shape)[idx] for v in (m1, b1, m2, b2))
+        rz = np.abs(m1i - m2i) / b2i
+        rz = np.where(rz < np.inf, rz, np.abs(m1i / b2i - m2i / b2i))  # m1 - m2 overflowed
+        r[idx] = rz - b1i / b2i  # r (z - 1 + e^-z), e^-z = 0 here
     np.add(g, r, out=g)
     return g
 
@@ -550,14 +557,31 @@ _LOG2 = math.log(2.0)
 
 
 def _k_uniform(l1: F64, h1: F64, l2: F64, h2: F64) -> F64:
+    """``log1p(((h2 - h1) + (l1 - l2)) / (h1 - l1))``, +inf unless p's support is in q's.
+
+    Where that ratio overflows (widths 1e-144 and 1e210: a KL of 815) the log of each
+    width is taken, a width past float64's range as ``log(h/2 - l/2) + log 2``.
+    """
     nested = (l1 >= l2) & (h1 <= h2)
     val = np.log1p(((h2 - h1) + (l1 - l2)) / (h1 - l1))
+    over = nested & (val == np.inf)
+    if over.any():
+        val = np.array(val, dtype=np.float64)
+        ends = (np.broadcast_to(v, val.shape)[over] for v in (l1, h1, l2, h2))
+        a, b, c, d = ends
+        val[over] = S.log_width(c, d) - S.log_width(a, b)
     return np.where(nested, val, np.inf)
 
 
 def _k_weibull(l1: F64, l2: F64, k: F64) -> F64:
+    """Return ``expm1mx(k log(l1/l2))``, a ratio past float64's range included.
+
+    The log comes from the ratio itself past ``l1/l2 = 2``, where ``log1p`` gains nothing,
+    so a ratio that overflows keeps a finite log.
+    """
     _, d = S.rm1mlog(l1, l2)
-    lr = np.where(d > -0.5, np.log1p(np.maximum(d, -0.5)), S.log_ratio(l1, l2))
+    near = (d > -0.5) & (d < 1.0)
+    lr = np.where(near, np.log1p(np.clip(d, -0.5, 1.0)), S.log_ratio(l1, l2))
     return S.expm1mx(k * lr)
 
 
@@ -571,6 +595,10 @@ def _k_pareto(x1: F64, a1: F64, x2: F64, a2: F64, *, bufs: list[F64]) -> F64:
     np.subtract(x1, x2, out=t)
     np.divide(t, x2, out=t)
     np.log1p(t, out=t)
+    over = t == np.inf  # x1 / x2 past float64's range: the log of each
+    if over.any():
+        idx = np.flatnonzero(over)
+        t[idx] = S.log_ratio(*(np.broadcast_to(v, t.shape)[idx] for v in (x1, x2)))
     np.multiply(t, a2, out=t)
     np.add(g, t, out=g)
     outside = np.asarray(x1 < x2)
@@ -1153,10 +1181,15 @@ def _fused_redo(
 ) -> F64:
     """Recompute with the careful ``kernel`` the elements where ``out >= bound`` fails.
 
-    NaN (a 0 log 0) and infinities (a zero denominator) also fail and are recomputed, so
-    the careful kernel keeps the conventions at the support's edges.
+    NaN (a 0 log 0) and infinities (a zero denominator, or a ratio of parameters past
+    float64's range, such as Poisson rates 1e268 and 1e-269 for a KL of 2.4e271) are
+    recomputed too, so the careful kernel keeps the conventions at the support's edges
+    and the finite values whose fused intermediates overflowed. (``max`` is one cheap
+    pass; the element-wise test for ``inf`` runs only when it finds one.)
     """
     redo = ~(out >= bound)
+    if out.size and out.max() == np.inf:
+        np.logical_or(redo, out == np.inf, out=redo)
     if redo.any():
         idx = np.flatnonzero(redo)
         sub = [np.broadcast_to(a, out.shape)[idx] for a in args]
@@ -1891,7 +1924,8 @@ def _k_uniform_exponential(lo: F64, hi: F64, r: F64, *, bufs: list[F64]) -> F64:
 def _kl_pareto_exponential(p: Pareto, q: Exponential) -> FArr:
     def k(xm: F64, a: F64, r: F64) -> F64:
         # -H(p) - E_p[log q] with E_p[X] = a xm / (a - 1)
-        val = np.log(a) - np.log(xm) - 1.0 - 1.0 / a - np.log(r) + r * xm * a / (a - 1.0)
+        # (r xm) (a / (a - 1)): r xm a overflowed for KLs near 1e279 (rate 1e245, a 1e98)
+        val = np.log(a) - np.log(xm) - 1.0 - 1.0 / a - np.log(r) + r * xm * (a / (a - 1.0))
         return np.where(a > 1, val, np.inf)
 
     return _scalar_pair(k, p, q, p.scale, p.alpha, q.rate)

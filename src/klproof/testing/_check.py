@@ -215,7 +215,7 @@ def check_kl(
     *,
     param_map: ParamMap = None,
     regions: Sequence[str] = ("generic", "extreme"),
-    relations: Sequence[str] = ("equal", "near", "far"),
+    relations: Sequence[str] = ("equal", "near", "far", "independent"),
     n: int = 50,
     dtype: Any = np.float64,
     rtol: float | None = None,
@@ -249,7 +249,9 @@ def check_kl(
         ``"generic"`` and/or ``"extreme"`` (scales 1e±300, probabilities 1e-300 and
         1 - 1e-16, logits ±700, concentrations 1e±150; narrower in float32).
     relations : sequence of str
-        ``"equal"``, ``"near"`` (relative differences 1e-12 … 1e-2) and/or ``"far"``.
+        ``"equal"``, ``"near"`` (relative differences 1e-12 … 1e-2), ``"far"`` (order
+        one) and/or ``"independent"`` (q drawn on its own from the region: p and q at
+        opposite extremes).
     n : int
         Inputs per (region, relation) case.
     dtype : dtype
@@ -314,8 +316,9 @@ def check_kl(
         if r not in ("generic", "extreme"):
             raise ValueError(f"regions must be 'generic' or 'extreme'; got {r!r}")
     for r in relations:
-        if r not in ("equal", "near", "far"):
-            raise ValueError(f"relations must be 'equal', 'near' or 'far'; got {r!r}")
+        if r not in F.RELATIONS[:-1]:
+            allowed = ", ".join(repr(v) for v in F.RELATIONS[:-1])
+            raise ValueError(f"relations must be one of {allowed}; got {r!r}")
     if n < 1:
         raise ValueError(f"n must be >= 1; got {n}")
     tol = RTOL[dt] if rtol is None else float(rtol)

@@ -40,8 +40,10 @@ Params = dict[str, F64]
 REGIONS = ("generic", "extreme", "any")
 #: How q is drawn from p: ``equal`` (q = p, or the q nearest to p for cross-family
 #: pairs), ``near`` (every parameter moved by a relative 1e-12 … 1e-2), ``far`` (moved by
-#: a relative amount of order one), ``any`` (each element picks one).
-RELATIONS = ("equal", "near", "far", "any")
+#: a relative amount of order one), ``independent`` (q drawn on its own from the same
+#: region, so p and q can sit at opposite extremes; parameters the pair shares, such as
+#: Binomial's total_count, stay equal), ``any`` (each element picks one).
+RELATIONS = ("equal", "near", "far", "independent", "any")
 
 
 @dataclass(frozen=True)
@@ -534,25 +536,30 @@ def draw_pair(
                 for key, v in MATCH[pair](_f64(p)).items()
                 if key in _q_names(qf)
             }
-    rel = relation
     eps = _logu(src, lo, math.log10(max_rel_diff), n)
+
+    def make(r: str) -> Params:
+        if r != "independent":
+            return _move(qf, q0, src, n, r, eps, lim)
+        qform = next((f for f in ("probs", "logits") if f in q0), None)  # as p's
+        drawn = FAMILIES[qf](src, n, region, lim, k, qform)
+        out = {key: np.asarray(drawn[key], dtype=np.float64) for key in q0}
+        for key in SHARED.get(qf, ()):
+            out[key] = q0[key]
+        return out
+
     if relation == "any":
-        choice = src.integers(0, 2, n)
-        parts = [_move(qf, q0, src, n, r, eps, lim) for r in ("equal", "near", "far")]
-        q = {
-            key: np.where(
-                (choice == 0).reshape((n,) + (1,) * (q0[key].ndim - 1)),
-                parts[0][key],
-                np.where(
-                    (choice == 1).reshape((n,) + (1,) * (q0[key].ndim - 1)),
-                    parts[1][key],
-                    parts[2][key],
-                ),
-            )
-            for key in q0
-        }
+        kinds = ("equal", "near", "far", "independent")
+        choice = src.integers(0, len(kinds) - 1, n)
+        parts = [make(r) for r in kinds]
+        q = {}
+        for key in q0:
+            pick = choice.reshape((n,) + (1,) * (q0[key].ndim - 1))
+            q[key] = parts[-1][key]
+            for i in range(len(kinds) - 2, -1, -1):
+                q[key] = np.where(pick == i, parts[i][key], q[key])
     else:
-        q = _move(qf, q0, src, n, rel, eps, lim)
+        q = make(relation)
     q = _cast(q, dtype, qf)
     q = _valid(qf, q, dtype)
     return p, q

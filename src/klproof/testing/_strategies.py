@@ -253,10 +253,12 @@ def kl_pairs(
         ``None`` for one input, ``n`` for ``n`` along a leading axis.
     region : {"any", "generic", "extreme"}
         As in :func:`parameters`.
-    relation : {"any", "equal", "near", "far"}
+    relation : {"any", "equal", "near", "far", "independent"}
         ``equal``: ``q = p`` (for two families, the ``q`` nearest to ``p``); ``near``:
         every parameter moved by a relative ``min_rel_diff`` … ``max_rel_diff``;
-        ``far``: moved by a relative amount of order one.
+        ``far``: moved by a relative amount of order one; ``independent``: ``q`` drawn
+        on its own from the region (``p`` and ``q`` can sit at opposite extremes), with
+        parameters the pair shares (Binomial's ``total_count``) kept equal.
     dtype : {float64, float32}
         dtype of the arrays.
     min_rel_diff, max_rel_diff : float

@@ -1386,7 +1386,24 @@ class MultivariateNormal(Distribution):
                 )
                 V.check("scale_tril diagonal", np.diagonal(tril, axis1=-2, axis2=-1), _gt0, "> 0")
             self._given = "scale_tril"
-            self.covariance_matrix = np.asarray(tril @ np.swapaxes(tril, -1, -2), self.dtype)
+            self._cov: FArr | None = None  # formed on first use (the KL does not need it)
+
+    @property
+    def covariance_matrix(self) -> FArr:
+        r""":math:`\Sigma = LL^\top` (formed on first use when ``scale_tril`` was given).
+
+        Entries past float64's range are ``inf`` (a scale_tril entry above ~1.3e154),
+        without an overflow warning: that is their value in float64.
+        """
+        if self._cov is None:
+            tril = _f(self.scale_tril)
+            with np.errstate(over="ignore"):
+                self._cov = np.asarray(tril @ np.swapaxes(tril, -1, -2), self.dtype)
+        return self._cov
+
+    @covariance_matrix.setter
+    def covariance_matrix(self, value: FArr) -> None:
+        self._cov = value
 
     def _tril(self) -> F64:
         return _f(self.scale_tril)

@@ -145,3 +145,119 @@ def test_empty_and_single_category_shapes(shape: tuple[int, ...]) -> None:
     got = _kl(p, p)
     assert got.shape == shape[:-1]
     assert (got == 0.0).all()
+
+
+# -- careful kernel: totals far apart, rows close ---------------------------------------
+
+_DELTAS = (1e-2, 1e-6, 1e-8, 1e-10, 1e-12)
+_TOTALS = ((1e3, 1e-2), (1e-2, 1e3), (1.0, 5.0), (1e300, 1e-300), (1e-300, 1e300))
+
+
+def _near_rows(
+    rng: np.random.Generator, delta: float, tp: float, tq: float, ks: tuple[int, ...] = (3, 5, 10)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (padded with zeros to 10) whose normalised p, q differ by a relative ``delta``."""
+    ps, qs = [], []
+    for k in ks:
+        p = rng.dirichlet(np.ones(k))
+        q = p * (1 + delta * rng.uniform(-1, 1, k))
+        ps.append(np.pad(p / p.sum() * tp, (0, 10 - k)))
+        qs.append(np.pad(q / q.sum() * tq, (0, 10 - k)))
+    return np.array(ps), np.array(qs)
+
+
+@pytest.mark.parametrize("totals", _TOTALS)
+@pytest.mark.parametrize("delta", _DELTAS)
+def test_near_rows_with_totals_far_apart_match_mpmath(
+    delta: float, totals: tuple[float, float]
+) -> None:
+    """KL(p/P || q/Q) for close normalised rows and totals P, Q up to 1e600 apart.
+
+    Normalising first rounds each p_i/P - q_i/Q by ~1e-16 absolute: the former kernel
+    was off by 1.2e-10 / 1.2e-8 / 1.6e-6 / 9e-5 at delta = 1e-6 / 1e-8 / 1e-10 / 1e-12.
+    """
+    p, q = _near_rows(np.random.default_rng(17), delta, *totals)
+    refs = _refs(p, q)
+    for ours in (_kl(p, q), MK._categorical_careful(p, q)):
+        errs, mism = rel_errors(ours, refs)
+        assert mism == 0
+        assert (ours > 0).all()
+        assert errs.max() <= 1e-12, (errs.max(), int(np.argmax(errs)))
+
+
+def _tiny_rows() -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities down to 1e-300, one atom dominating, totals from 1e-300 to 1e300."""
+    rng = np.random.default_rng(23)
+    ps: list[np.ndarray] = []
+    qs: list[np.ndarray] = []
+    for j in range(12):
+        k = (2, 3, 5, 10)[j % 4]
+        p = 10.0 ** rng.uniform(-300, 0, k)
+        if j % 2:
+            p[rng.integers(k)] = 1.0
+        q = p * (1 + 10.0 ** rng.uniform(-12, -2) * rng.uniform(-1, 1, k))
+        ps.append(np.pad(p / p.sum() * 10.0 ** rng.uniform(-300, 300), (0, 10 - k)))
+        qs.append(np.pad(q / q.sum() * 10.0 ** rng.uniform(-300, 300), (0, 10 - k)))
+    # the minor atoms' masses (~3e-15) differ by ~1e-9, the KL is 1.8e-36: rounded totals
+    # (1e-16) had moved it by 1.3e-12 before the normalisation's shift was corrected
+    ps.append(np.pad([2.1885980663117703e-07, 1.702166521350085e188, 2.3988951066038526e82,
+                      3.715155418422283e-36, 6.40651654442816e202], (0, 5)))  # fmt: skip
+    qs.append(np.pad([1.9186725981125117e-140, 1.4922339166433675e55, 2.1030331591888872e-51,
+                      3.256955681977139e-169, 5.616384270032441e69], (0, 5)))  # fmt: skip
+    return np.array(ps), np.array(qs)
+
+
+def test_tiny_probabilities_and_a_dominant_atom_match_mpmath() -> None:
+    p, q = _tiny_rows()
+    ours = MK._categorical_careful(p, q)
+    errs, mism = rel_errors(ours, _refs(p, q))
+    assert mism == 0
+    assert (ours > 0).all()
+    assert errs.max() <= 1e-12, (errs.max(), int(np.argmax(errs)))
+    np.testing.assert_array_equal(_kl(p, q), ours)  # always the careful kernel
+
+
+def test_zeros_and_extreme_ratios_in_the_careful_kernel() -> None:
+    p = np.array([[0.0, 0.5, 0.5], [0.2, 0.4, 0.4], [1.0, 1.0, 0.0], [5e-324, 1.0, 0.0]])
+    q = np.array([[0.0, 0.25, 0.75], [0.0, 0.5, 0.5], [1e300, 1e-300, 0.0], [1.0, 5e-324, 0.0]])
+    ours = MK._categorical_careful(p, q)
+    assert ours[1] == np.inf
+    errs, mism = rel_errors(ours, _refs(p, q))
+    assert mism == 0
+    assert errs.max() <= 1e-12, (errs.max(), int(np.argmax(errs)))
+    # q_i > 0 too small for its scaled row; p_i > 0 too small for its row against q_i = 0
+    assert MK._categorical_careful(np.array([[1.0, 1.0]]), np.array([[1e300, 1e-300]]))[0] < 691
+    assert MK._categorical_careful(np.array([[1e300, 1e-300]]), np.array([[1.0, 0.0]]))[0] == np.inf
+    proportional = MK._categorical_careful(np.array([[1.0, 2.0, 3.0]]), np.array([[3.0, 6.0, 9.0]]))
+    assert proportional[0] == 0.0
+
+
+def test_careful_kernel_is_batch_independent() -> None:
+    """A row alone and among rows of other kinds gives the same bits.
+
+    The former kernel switched every row of a call to another form of t when one row's
+    totals were far apart (a relative 2e-4 on the near-diagonal rows).
+    """
+    rng = np.random.default_rng(31)
+    parts = [_near_rows(rng, d, *t) for d in _DELTAS for t in _TOTALS]
+    sp, sq = _special_rows(rng)
+    tp, tq = _tiny_rows()
+    p = np.vstack([a for a, _ in parts] + [sp, tp, rng.dirichlet(np.ones(10), 20)])
+    q = np.vstack([b for _, b in parts] + [sq, tq, rng.dirichlet(np.ones(10), 20) * 1e5])
+    order = rng.permutation(p.shape[0])
+    batch = MK._categorical_careful(p, q)
+    shuffled = np.empty_like(batch)
+    shuffled[order] = MK._categorical_careful(p[order], q[order])
+    single = np.concatenate(
+        [MK._categorical_careful(p[i : i + 1], q[i : i + 1]) for i in range(len(p))]
+    )
+    np.testing.assert_array_equal(batch, single)
+    np.testing.assert_array_equal(batch, shuffled)
+    np.testing.assert_array_equal(batch, MK._categorical_careful(np.asfortranarray(p), q))
+    assert not np.isnan(batch).any()
+    assert (batch >= 0).all()
+    # the near-diagonal rows always take the careful kernel: the public API agrees too
+    m = sum(a.shape[0] for a, _ in parts)
+    near_single = np.concatenate([_kl(p[i : i + 1], q[i : i + 1]) for i in range(m)])
+    np.testing.assert_array_equal(_kl(p, q)[:m], near_single)
+    np.testing.assert_array_equal(near_single, batch[:m])

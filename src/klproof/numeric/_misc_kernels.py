@@ -509,9 +509,7 @@ def _categorical_careful(p: F64, q: F64) -> F64:
     """Rows that fail the rounding bound: the careful kernel of :mod:`klproof.numeric.kl`."""
     from klproof.numeric import kl  # noqa: PLC0415 - kl imports this module
 
-    if p.ndim < 2 or q.ndim < 2 or p.shape != q.shape:
-        return kl._k_categorical_probs(p, q)
-    return kl._k_categorical_probs_ws(p, q, bufs=[np.empty_like(p) for _ in range(5)])
+    return kl._k_categorical_probs(p, q)
 
 
 def _categorical_block(p: F64, q: F64, t: F64, o: F64, r: F64, lr: F64) -> NDArray[np.intp]:

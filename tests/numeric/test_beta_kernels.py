@@ -198,3 +198,30 @@ def test_fast_form_dominant_component_moves_far(k: int) -> None:
     assert ok.sum() >= n // 4
     ref = _ref_rows(x[ok], y[ok])
     assert (np.abs(vals[ok] - ref) / ref).max() <= 5e-13
+
+
+def test_fast_form_range_flags() -> None:
+    """The range test looks at the least component and the larger sum only: a negative,
+    NaN, too small or too large component, or a sum above 1e4, still flags the row."""
+    rows = [
+        ((5.0, -4.5), (1.0, 2.0)),  # negative component, sum 0.5 in range
+        ((float("nan"), 2.0), (1.0, 2.0)),
+        ((5e-4, 2.0), (1.0, 2.0)),
+        ((6e3, 6e3), (1.0, 2.0)),  # components in range, sum 1.2e4
+        ((1.0, 2.0), (7e3, 4e3)),  # the sum of y
+        ((1.0, 2.0), (3.0, 1e5)),
+    ]
+    x = np.array([r[0] for r in rows])
+    y = np.array([r[1] for r in rows])
+    n = len(rows)
+    work = BK._Work(2, True, n)
+    work.z[1:3] = x.T
+    work.z[4:] = y.T
+    with np.errstate(all="ignore"):
+        _, ok = BK._fast(work, n)
+    assert not ok.any()
+    work = BK._Work(2, False, 3)
+    work.z[:2] = x[:3].T
+    with np.errstate(all="ignore"):
+        _, ok = BK._fast(work, 3)
+    assert not ok.any()

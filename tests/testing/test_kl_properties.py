@@ -310,6 +310,58 @@ FIXED_GAPS: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {
             {"scale": 4.840833740212941e-159, "alpha": 5.208533307869605e111},
         )
     ],
+    # one component dominating both sums (now _dirichlet_wide): the far form's
+    # phi(y_B/x_B) - phi(y0/x0) cancelled (half the KL); split_small's integrand
+    # overflowed (+inf for 1.2e234) or lost digits (5e-6); S components above 1 (3e-10)
+    "kl/beta/beta": [
+        (
+            {"concentration1": 3.721977217095339e24, "concentration0": 5.12818988741221e-40},
+            {"concentration1": 6.724743242140364e139, "concentration0": 3.784764606196909e55},
+        ),
+        (
+            {"concentration1": 6.27342332740668e-129, "concentration0": 6.715270574901974e-114},
+            {"concentration1": 1.0095464324178986e-91, "concentration0": 8.381990147131862e135},
+        ),
+        (
+            {"concentration1": 4.127620291896101e105, "concentration0": 1.7727606054803967e-63},
+            {"concentration1": 1.497750837315039e-103, "concentration0": 7.455812478911793e-107},
+        ),
+        (
+            {"concentration1": 6.073807592223643e-08, "concentration0": 2.390778139532124e-14},
+            {"concentration1": 3.9201791163460535e54, "concentration0": 4.5069925279139386e27},
+        ),
+    ],
+    # the same three failure modes for K = 3 (half the KL, +inf for 6.4e244, 9e-12, 1e-12)
+    "kl/dirichlet/dirichlet": [
+        (
+            {"concentration": [3.924646623099046e-50, 7.392628160536908, 2.231079554685037e-111]},
+            {"concentration": [1.9681621007161174, 1.7630749054303312e149, 19.140280026818942]},
+        ),
+        (
+            {"concentration": [4.329101255434275e-135, 6.470482897579e-84, 9.903427679223052e-126]},
+            {
+                "concentration": [
+                    2.7551264971321924e110,
+                    2.780136161488809e90,
+                    5.603691229715588e-91,
+                ]
+            },
+        ),
+        (
+            {"concentration": [5.140547397673593e-13, 1.39653061121085e84, 5.447843958698418e61]},
+            {
+                "concentration": [
+                    4.802062643908389e-122,
+                    7.874507440513177e-114,
+                    2.5417276814975225e-141,
+                ]
+            },
+        ),
+        (
+            {"concentration": [1466239041409.245, 6.640063654130362e-120, 8.91748493354236e-41]},
+            {"concentration": [6.039575134405406e136, 1.6865502991272403, 1.6792371115117704]},
+        ),
+    ],
     # r1 / r2 overflows in the fused form: +inf for 1.6e64 and 2.4e271
     "kl/poisson/poisson": [
         ({"rate": 2.2054937316018592e61}, {"rate": 1.7109732379363587e-255}),

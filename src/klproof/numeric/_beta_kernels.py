@@ -183,6 +183,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from klproof.numeric import _dirichlet_wide as DW
 from klproof.numeric import _special as S
 
 F64 = NDArray[np.float64]
@@ -944,6 +945,10 @@ def split_small(x: F64, y: F64) -> tuple[NDArray[np.bool_], F64]:
         xs_, ys_ = (x * ws).sum(-1), (y * ws).sum(-1)
         xb, yb = (x * wb).sum(-1), (y * wb).sum(-1)
         ok = small.any(-1) & ~small.all(-1) & (xs_ <= 0.25 * xb) & (ys_ <= 0.25 * yb)
+        # rows spanning many decades go to kl._k_dirichlet's kl_wide (the integrand
+        # below overflows for extreme Y/X)
+        lo, hi = np.minimum(x.min(-1), y.min(-1)), np.maximum(x.max(-1), y.max(-1))
+        ok &= ~DW.wide_rows(lo, hi)
         idx = np.flatnonzero(ok)
         if not idx.size:
             return ok, np.empty(0)

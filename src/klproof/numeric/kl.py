@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from klproof.numeric import _beta_kernels as BK
 from klproof.numeric import _dd as DDA
+from klproof.numeric import _dirichlet_wide as DW
 from klproof.numeric import _gamma_kernels as G
 from klproof.numeric import _misc_kernels as MK
 from klproof.numeric import _special as S
@@ -919,6 +920,12 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
             # form below, which splits off their large parts exactly
             fast[idx[(val < 0.05) & (hi[idx] <= 1.0)]] = False
             far = far & ~fast
+        # concentrations spanning many decades (a component dominating both sums makes
+        # the forms below cancel or overflow): see _dirichlet_wide (never fast rows)
+        wide = far & DW.wide_rows(lo, hi)
+        if np.any(wide):
+            out[wide] = _k_dirichlet_wide(a[wide], b[wide])
+            far = far & ~wide
         # concentrations <= 1 beside a larger one (the forms above and below cancel to a
         # few 1e-15 absolute there): split off exactly, see _beta_kernels.split_small
         mixed = far.copy()
@@ -1031,6 +1038,14 @@ def _k_dirichlet_fast(x: F64, y: F64) -> F64:
         breg[weak] = S.bregman_mu(xs[weak], ys[weak] - xs[weak])
         out = lead + half + (breg[:m].reshape(n, k) @ ones) - breg[m:]
     return np.asarray(out, dtype=np.float64)
+
+
+def _k_dirichlet_wide(x: F64, y: F64) -> F64:
+    """Rows spanning many decades: :func:`~klproof.numeric._dirichlet_wide.kl_wide`."""
+    cat = _k_categorical_probs(y, x)
+    with np.errstate(all="ignore"):
+        lead = np.where(cat == 0.0, 0.0, _rsum(y) * cat)
+        return DW.kl_wide(x, y, lead)
 
 
 def _k_dirichlet_far(x: F64, y: F64) -> F64:

@@ -347,7 +347,7 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     z = work.z[:, :m]
     g = work.g[:, :m]
     c8, yy, inv, u, t, t2, zp, aa, bb = (a[:, :m] for a in work.full)
-    pp = yy  # P_s(x) overwrites Y once Y is no longer needed (see below)
+    pp = yy  # P(x) overwrites Y once Y is no longer needed (see below)
     mu = g[:nr]
     tau = g[nr : nr + nx]
     nuc = g[nr + nx : nr + 2 * nx]

@@ -150,11 +150,19 @@ def _w(x: F64, y: F64) -> F64:
 
     * :math:`X \ge 1`: :math:`Y(\nu(Y) - \nu(X)) + (\rho - 1)V(X)` (terms of the size of
       :math:`W` but near :math:`\rho = 1`, where :math:`W = O((\rho - 1)^2)` and the
-      absolute error ~ulp of :math:`|\rho - 1|/X` is what counts);
+      absolute error ~ulp of :math:`|\rho - 1|/X` is what counts: there, where
+      :math:`|Y - X| \le X/4`, :math:`\nu(Y) - \nu(X)` is :math:`-(Y - X)` times the
+      mean of :math:`V(s)/s^2` by 8-point Gauss–Legendre, as :func:`digamma_nu
+      <klproof.numeric._special.digamma_nu>` itself carries an absolute ~4e-16 below 10;
+      farther out that leaves ~4e-16 :math:`Y` for :math:`X < 10`, which enters the KL
+      as :math:`(y_S/Y)\,W`: ~4e-16 :math:`y_S` against :math:`H(x_i, y_i)`
+      and the leading term of the :math:`S` components);
     * :math:`X < 1`, :math:`Y \le 1`: :math:`X\,k(\log\rho) - Y(g(Y) - g(X))
       + (Y - X)\,X\,g'(X)` (the :math:`1/X` parts of :math:`\psi(X)` and
       :math:`\psi'(X)` cancelled exactly; the rest are :math:`O(1)` and lose a few bits
-      at most near :math:`X \approx Y \approx 1`);
+      at most near :math:`X \approx Y \approx 1`; :math:`g(Y) - g(X)` by 8-point
+      Gauss–Legendre over :math:`g'` where :math:`|Y - X| \le (1 + X)/4`, so that its
+      error too is a few ulp of :math:`|Y - X|`);
     * :math:`X < 1 < Y`: :math:`Y[-\log X + g(X) + \nu(Y) - \tfrac{1}{2Y}
       - (1 - 1/\rho)(1 - X g'(X))]` (the bracket is at least ~0.07, its terms at most a
       few units but :math:`-\log X \le 346`).
@@ -165,12 +173,28 @@ def _w(x: F64, y: F64) -> F64:
     big = x >= 1.0
     if big.any():
         u, v = x[big], y[big]
-        out[big] = v * (S.digamma_nu(v) - S.digamma_nu(u)) + (rho[big] - 1.0) * S.trigamma_v(u)
+        dnu = S.digamma_nu(v) - S.digamma_nu(u)
+        close = np.abs(v - u) <= 0.25 * u
+        if close.any():
+            # nu(Y) - nu(X) = -(Y - X) * mean of V(s)/s^2 on [X, Y] (nu' = -V/s^2)
+            uc, dc = u[close], v[close] - u[close]
+            nodes, weights = S.gauss_legendre_01(8)
+            pts = (uc[None, :] + nodes[:, None] * dc[None, :]).reshape(-1)
+            vals = (S.trigamma_v(pts) / (pts * pts)).reshape(len(nodes), -1)
+            dnu[close] = -dc * (weights @ vals)
+        out[big] = v * dnu + (rho[big] - 1.0) * S.trigamma_v(u)
     lo = ~big & (y <= 1.0)
     if lo.any():
         u, v = x[lo], y[lo]
-        gu, gv = special.digamma(1.0 + u), special.digamma(1.0 + v)
-        out[lo] = S.q_k(u, v, S.log_ratio(v, u)) - v * (gv - gu) + (v - u) * u * S.trigamma(1.0 + u)
+        dg = special.digamma(1.0 + v) - special.digamma(1.0 + u)
+        close = np.abs(v - u) <= 0.25 * (1.0 + u)
+        if close.any():
+            # g(Y) - g(X) = (Y - X) * mean of g' on [X, Y], to a few ulp however close
+            uc, dc = u[close], v[close] - u[close]
+            nodes, weights = S.gauss_legendre_01(8)
+            pts = 1.0 + uc[None, :] + nodes[:, None] * dc[None, :]
+            dg[close] = dc * (weights @ S.trigamma(pts.reshape(-1)).reshape(pts.shape))
+        out[lo] = S.q_k(u, v, S.log_ratio(v, u)) - v * dg + (v - u) * u * S.trigamma(1.0 + u)
     mid = ~big & (y > 1.0)
     if mid.any():
         u, v = x[mid], y[mid]

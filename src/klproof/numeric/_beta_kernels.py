@@ -952,8 +952,7 @@ def split_small(x: F64, y: F64) -> tuple[NDArray[np.bool_], F64]:
         ok = small.any(-1) & ~small.all(-1) & (xs_ <= 0.25 * xb) & (ys_ <= 0.25 * yb)
         # rows spanning many decades go to kl._k_dirichlet's kl_wide (the integrand
         # below overflows for extreme Y/X)
-        lo, hi = np.minimum(x.min(-1), y.min(-1)), np.maximum(x.max(-1), y.max(-1))
-        ok &= ~DW.wide_rows(lo, hi)
+        ok &= ~DW.wide_rows_of(x, y)
         idx = np.flatnonzero(ok)
         if not idx.size:
             return ok, np.empty(0)

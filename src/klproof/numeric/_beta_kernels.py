@@ -802,14 +802,14 @@ def _near(x: F64, y: F64) -> F64:
         others = at[..., ::-1].copy()  # K = 2: the other component, exactly
     rho = dx[None] / at
     dev = (m[None] / at) / a0[..., None]
-    u0 = _u(a0.reshape(-1)).reshape(a0.shape)
-    # main: sum_i (a_i + U_0 w_i) dev_i^2 = (1 + U_0/a_0) sum_i a_i dev_i^2, w_i = a_i/a_0;
+    # main: sum_i (a_i + U_0 w_i) dev_i^2 = (1 + U_0/a_0) sum_i a_i dev_i^2, w_i = a_i/a_0,
+    # and 1 + U_0/a_0 = G(a_0) (no U, whose x psi'(x) x - x cancels for large x);
     # extra: sum_i (U_i - U_0) rho_i^2 + U_0 sum_i (1 - w_i) rho_i^2 = sum_i rho_i^2
     # (U_i - w_i U_0) = sum_i a_i rho_i^2 [G(a_i) - G(a_0)], U(a) = a^2 psi'(a) - a,
     # G(a) = a psi'(a)
     gd = _g_diff(at.reshape(-1), others.reshape(-1)).reshape(at.shape)
-    f0 = u0 / a0
-    f0 += 1.0
+    f0 = _psi12(a0.reshape(-1), False)[0].reshape(a0.shape)
+    f0 *= a0
     dev *= dev
     dev *= at
     dev *= f0[..., None]

@@ -283,6 +283,10 @@ def _gumbel_careful(m1: F64, b1: F64, m2: F64, b2: F64) -> F64:
     return np.asarray(s + S.expm1mx(w), dtype=np.float64)
 
 
+#: float64's smallest normal number
+_TINY = float(np.finfo(np.float64).tiny)
+
+
 @_buffers(7)
 def gumbel(m1: F64, b1: F64, m2: F64, b2: F64, *, bufs: list[F64]) -> F64:
     r"""KL(Gumbel(m1, b1) ‖ Gumbel(m2, b2)) without SciPy on the common range.
@@ -323,6 +327,9 @@ def gumbel(m1: F64, b1: F64, m2: F64, b2: F64, *, bufs: list[F64]) -> F64:
     """
     r, z, s, o, y, t, u = bufs
     np.divide(b1, b2, out=r)
+    # r below the normal range has lost bits, and so has its log (3.8e-10 at 3.7e-318):
+    # those rows go to the careful kernel (one reduction; r's buffer is reused below)
+    sub = np.flatnonzero(r < _TINY) if r.size and r.min() < _TINY else None
     np.subtract(m1, m2, out=z)
     z /= b2
     L = _lgamma1p_into(r, o, y, t, u)
@@ -361,7 +368,9 @@ def gumbel(m1: F64, b1: F64, m2: F64, b2: F64, *, bufs: list[F64]) -> F64:
         sn += q
         sn += S.expm1mx(w)
         o[idx] = sn
-    bad = ~(o < 700.0)  # a subnormal r gives s > 707; NaN and inf are in here too
+    bad = ~(o < np.inf)
+    if sub is not None:
+        bad[sub] = True
     if bad.any():
         idx = np.flatnonzero(bad)
         b1i, b2i = (np.broadcast_to(v, o.shape)[idx] for v in (b1, b2))
@@ -370,9 +379,7 @@ def gumbel(m1: F64, b1: F64, m2: F64, b2: F64, *, bufs: list[F64]) -> F64:
         # inf - inf = NaN there)
         over = (y[idx] > _EXP_OVERFLOW) | (ri == np.inf)
         o[idx[over]] = np.inf
-        # the careful kernel: non-finite results, and r below the normal range, whose
-        # log has lost bits (3.8e-10 at r = 3.7e-318)
-        bad[idx] = ~over & (~(o[idx] < np.inf) | (ri < 2.2250738585072014e-308))
+        bad[idx] = ~over & (~(o[idx] < np.inf) | (ri < _TINY))
     return _redo(_gumbel_careful, o, bad, (m1, b1, m2, b2))
 
 

@@ -537,9 +537,10 @@ def speed(
     """Speed rows of the pairs ``only`` selects (substrings of pair ids; ``exact``: ids).
 
     With ``isolate`` each pair is timed in a fresh interpreter (its contenders still side
-    by side in that one process): measured in one long process, a pair timed after the
-    heavy ones ran slower than alone (Gamma 41-44 ns/elt against 30-31, with its kernel
-    and PyTorch's time unchanged), a property of the process's memory, not of the pair.
+    by side in that one process), so no pair inherits the heap of the pairs before it.
+    That did not remove all of this VM's process-to-process spread: Gamma measured
+    30-31 ns/elt alone and 41-44 in full runs, isolated or not, its kernel and PyTorch's
+    time unchanged (the cause was not found).
     """
     rows = []
     for did in sorted(NAIVE):

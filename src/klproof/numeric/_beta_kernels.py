@@ -267,8 +267,15 @@ _NU_GUARD = _c(64.0)
 
 
 def _rows(nr: int, n: int) -> int:
-    """Rows per block for ``nr`` stacked arguments of mu and ``n`` rows in all (see _STACK)."""
-    return max(1, min(n, max(_MIN_ROWS, min(_MAX_ROWS, _STACK // nr))))
+    """Rows per block for ``nr`` stacked arguments of mu and ``n`` rows in all (see _STACK).
+
+    The block buffers (:class:`_Work`) hold ~16 float64 per row and stacked argument, so
+    the rows are also capped at ``n // (32 nr)`` (not below 256): the buffers then stay
+    below half the output (at N = 1e6, Dirichlet K = 4 took 5.2 times the output before,
+    Beta 2.3 times). The cap binds only for small ``n`` (below ~2e6 Beta pairs).
+    """
+    rows = min(max(_MIN_ROWS, min(_MAX_ROWS, _STACK // nr)), max(256, n // (32 * nr)))
+    return max(1, min(n, rows))
 
 
 def _kl_min(k: int) -> float:

@@ -115,6 +115,16 @@ def _logu(rng: np.random.Generator, lo: float, hi: float, shape: tuple[int, ...]
     return np.exp(rng.uniform(np.log(lo), np.log(hi), shape))
 
 
+def _fast_rows(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The fast kernel's values and kept-row mask on rows ``x``, ``y`` of shape (n, K)."""
+    n, k = x.shape
+    work = BK._Work(k, True, n)
+    work.z[1 : k + 1] = x.T
+    work.z[k + 2 :] = y.T
+    with np.errstate(all="ignore"):
+        return BK._fast(work, n)
+
+
 def _ref_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     did = "kl/dirichlet/dirichlet"
     return np.array(
@@ -148,11 +158,7 @@ def test_fast_form_small_k(k: int, region: str) -> None:
         x, y = _logu(rng, 4.0, 16.0, (n, k)), _logu(rng, 4.0, 16.0, (n, k))
     else:
         x, y = _logu(rng, 1e-3, 1e4, (n, k)), _logu(rng, 1e-3, 1e4, (n, k))
-    work = BK._Work(k, True, n)
-    work.z[1 : k + 1] = x.T
-    work.z[k + 2 :] = y.T
-    with np.errstate(all="ignore"):
-        vals, ok = BK._fast(work, n)
+    vals, ok = _fast_rows(x, y)
     assert ok.sum() >= n // 5
     ref = _ref_rows(x[ok], y[ok])
     rel = np.abs(vals[ok] - ref) / ref
@@ -165,11 +171,7 @@ def test_f_product_overflow_flagged() -> None:
     k = 64
     for a, b in ((7.9, 1e-3), (1e-3, 7.9), (7.9, 2e-3)):
         x, y = np.full((1, k), a), np.full((1, k), b)
-        work = BK._Work(k, True, 1)
-        work.z[1 : k + 1, 0] = a
-        work.z[k + 2 :, 0] = b
-        with np.errstate(all="ignore"):
-            vals, ok = BK._fast(work, 1)
+        vals, ok = _fast_rows(x, y)
         assert not (ok[0] and not np.isfinite(vals[0]))
         ours = np.asarray(klproof.kl_divergence(klproof.Dirichlet(x), klproof.Dirichlet(y)))
         ref = _ref_rows(x, y)
@@ -190,11 +192,7 @@ def test_fast_form_dominant_component_moves_far(k: int) -> None:
     y = x * (1.0 + 1e-3 * rng.normal(size=(n, k)))
     x[:, 0] = _logu(rng, 5.0, 1e4, (n,))
     y[:, 0] = np.clip(x[:, 0] * np.exp(rng.uniform(-3.0, 3.0, n)), 1e-3, 1e4)
-    work = BK._Work(k, True, n)
-    work.z[1 : k + 1] = x.T
-    work.z[k + 2 :] = y.T
-    with np.errstate(all="ignore"):
-        vals, ok = BK._fast(work, n)
+    vals, ok = _fast_rows(x, y)
     assert ok.sum() >= n // 4
     ref = _ref_rows(x[ok], y[ok])
     assert (np.abs(vals[ok] - ref) / ref).max() <= 5e-13
@@ -213,12 +211,7 @@ def test_fast_form_range_flags() -> None:
     ]
     x = np.array([r[0] for r in rows])
     y = np.array([r[1] for r in rows])
-    n = len(rows)
-    work = BK._Work(2, True, n)
-    work.z[1:3] = x.T
-    work.z[4:] = y.T
-    with np.errstate(all="ignore"):
-        _, ok = BK._fast(work, n)
+    _, ok = _fast_rows(x, y)
     assert not ok.any()
     work = BK._Work(2, False, 3)
     work.z[:2] = x[:3].T

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Callable
+
 import mpmath as mp
 import numpy as np
 import pytest
@@ -218,3 +221,46 @@ def test_fast_form_range_flags() -> None:
     with np.errstate(all="ignore"):
         _, ok = BK._fast(work, 3)
     assert not ok.any()
+
+
+def _peak_share(fn: Callable[[], object], out_bytes: int) -> float:
+    """Peak traced allocation during ``fn()`` over ``out_bytes`` (output included)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return peak / out_bytes
+
+
+@pytest.mark.parametrize("pair", ["beta", "beta_uniform", "dirichlet"])
+@pytest.mark.parametrize("n", [1_000_000, 4_000_000])
+def test_peak_memory_within_budget(pair: str, n: int) -> None:
+    """Block buffers and careful calls stay below half the output (bench-like inputs).
+
+    Peak allocation with the output, over the output: at most 1.5 (the issue's budget, at
+    the bench's sizes; far smaller batches keep blocks of at least 256 rows, a fixed
+    ~0.3 MB for Dirichlet K = 4, rather than pay ~110 NumPy calls per few rows).
+    Before the block and careful sizes followed the output's size, N = 1e6 took 1.80
+    (Beta), 1.93 (Beta -> Uniform) and 1.52 (Dirichlet K = 4).
+    """
+    rng = np.random.default_rng(7)
+
+    def pos(size: int | tuple[int, int]) -> np.ndarray:
+        return np.exp(rng.uniform(np.log(0.05), np.log(20.0), size))
+
+    if pair == "beta":
+        p, q = klproof.Beta(pos(n), pos(n)), klproof.Beta(pos(n), pos(n))
+    elif pair == "beta_uniform":
+        p = klproof.Beta(pos(n), pos(n))
+        q = klproof.Uniform(-rng.uniform(0.001, 1.0, n), 1.0 + rng.uniform(0.001, 1.0, n))
+    else:
+        p = klproof.Dirichlet(pos((n // 4, 4)))
+        q = klproof.Dirichlet(pos((n // 4, 4)))
+    out = klproof.kl_divergence(p, q)
+    assert np.all(out >= 0.0)
+    share = _peak_share(lambda: klproof.kl_divergence(p, q), out.nbytes)
+    assert share <= 1.5, share

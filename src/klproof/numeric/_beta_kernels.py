@@ -214,14 +214,24 @@ _MIN_ROWS, _MAX_ROWS = 1024, 16384
 #: Beta row at 256 (fewer calls); its (nodes, rows, K) arrays are ~128 KB each. Where
 #: malloc hands out fresh pages for such arrays (its mmap threshold, 128 KB until a larger
 #: block is freed), 512 rows are faster (2.2 against 2.6 us/row), once it reuses them
-#: (as after the fast blocks) 4096 (1.7 against 1.8): 1024 between
+#: (as after the fast blocks) 4096 (1.7 against 1.8): 1024 between. Small batches take
+#: fewer (:func:`_careful_sizes`)
 _NEAR_ROWS = 1024
 #: step classes of the near-diagonal quadrature (its node counts 3, 5, 6, 8: see _near;
 #: one node fewer per class measured 25.3 against 26.5 ms on the bench's flagged Beta rows,
 #: but up to 6e-14 relative error from the quadrature against 2e-15: not worth it)
 _NEAR_REL = np.array([1e-3, 0.03, 0.1])
-#: flagged elements recomputed per careful call
+#: flagged elements recomputed per careful call (fewer for small batches: _careful_sizes)
 _FIX_ROWS = 8192
+#: peak extra memory, as shares of a float64 output of the batch: the block buffers take
+#: at most _BLOCK_SHARE of it (:func:`_rows`) and the careful calls at most ~0.1
+#: (:func:`_careful_sizes`), so that with the output the peak stays below 1.5 times it
+_BLOCK_SHARE = 0.36
+#: batch elements per flagged row of a careful call and per row of a near-diagonal chunk
+#: (measured peaks, K = 2 and 4: split_small ~0.6-1.6 KB per row, the near quadrature
+#: ~1.8-5.3 KB per chunk row; so a flush of n / 1024 rows, all far, takes <= 0.2 KB per
+#: batch element, i.e. <= 0.02 of the output per KB, and a chunk of n / 4096 rows <= 0.02)
+_FIX_PER, _NEAR_PER = 1024, 4096
 
 #: Stirling's remainders on Y >= 8 as polynomials in u = 1/Y^2:
 #: mu*(Y) = g(u)/Y and nu*(Y) = u h(u), g and h interpolating Y mu(Y) and Y^2 nu(Y) at the
@@ -266,16 +276,27 @@ _LO_C, _HI_C, _INF = _c(_LO), _c(_HI), _c(math.inf)
 _NU_GUARD = _c(64.0)
 
 
-def _rows(nr: int, n: int) -> int:
-    """Rows per block for ``nr`` stacked arguments of mu and ``n`` rows in all (see _STACK).
+def _rows(k: int, with_q: bool, n: int) -> int:
+    """Rows per block for ``K = k`` components and ``n`` rows in all (see _STACK).
 
-    The block buffers (:class:`_Work`) hold ~16 float64 per row and stacked argument, so
-    the rows are also capped at ``n // (32 nr)`` (not below 256): the buffers then stay
-    below half the output (at N = 1e6, Dirichlet K = 4 took 5.2 times the output before,
-    Beta 2.3 times). The cap binds only for small ``n`` (below ~2e6 Beta pairs).
+    Also at most the rows whose block buffers (:meth:`_Work.row_bytes` each) take
+    ``_BLOCK_SHARE`` of a float64 output of ``n`` elements (not below 256 rows), so the
+    buffers and the careful calls together stay below half the output. Before (the cap
+    ``n // (32 nr)``, ``nr`` stacked arguments) the buffers alone took half, and the peak
+    with the output was 1.80 times the output for Beta and 1.93 for Beta -> Uniform at
+    N = 1e6. The cap binds only for small ``n`` (below ~3e6 Beta pairs; Dirichlet K = 4 at
+    N = 1e7 elements: 5825 rows against 6553 from _STACK, measured as fast).
     """
-    rows = min(max(_MIN_ROWS, min(_MAX_ROWS, _STACK // nr)), max(256, n // (32 * nr)))
+    nr = 2 * (k + 1) if with_q else k + 1
+    cap = int(_BLOCK_SHARE * 8 * n / _Work.row_bytes(k, with_q))
+    rows = min(max(_MIN_ROWS, min(_MAX_ROWS, _STACK // nr)), max(256, cap))
     return max(1, min(n, rows))
+
+
+def _careful_sizes(n: int) -> tuple[int, int]:
+    """Flagged rows per careful call and rows per near-diagonal chunk for ``n`` in all."""
+    fix = min(_FIX_ROWS, max(256, n // _FIX_PER))
+    return fix, min(_NEAR_ROWS, max(64, n // _NEAR_PER))
 
 
 def _kl_min(k: int) -> float:
@@ -316,6 +337,15 @@ class _Work:
     the lead terms, the log of the product of the F factors and the pair logarithms
     (module docstring).
     """
+
+    @staticmethod
+    def row_bytes(k: int, with_q: bool) -> int:
+        """Bytes of the buffers below per row of a block."""
+        nx = k + 1
+        nr = 2 * nx if with_q else nx
+        ng = nr + 3 * nx + k + 1
+        floats = nr + 9 * nr + 3 * nx + 3 + ng + nx  # z, full, xs, vec, g, r
+        return 8 * floats + nr + 2  # small, ok
 
     def __init__(self, k: int, with_q: bool, rows: int) -> None:
         self.k, self.with_q, self.rows = k, with_q, rows
@@ -992,7 +1022,7 @@ def split_small(x: F64, y: F64) -> tuple[NDArray[np.bool_], F64]:
     return ok, np.asarray(np.maximum(total, 0.0), np.float64)
 
 
-def _careful_rows(x: F64, y: F64, careful: Careful) -> F64:
+def _careful_rows(x: F64, y: F64, careful: Careful, near_rows: int = _NEAR_ROWS) -> F64:
     """Rows ``(m, K)`` flagged by :func:`_fast`, each by the first kernel that applies.
 
     :func:`_near`, :func:`split_small` (``careful`` would hand those rows to it too, after
@@ -1011,8 +1041,8 @@ def _careful_rows(x: F64, y: F64, careful: Careful) -> F64:
         cls = np.searchsorted(_NEAR_REL, rel[idx])
         for c in range(len(_NEAR_REL) + 1):
             part = idx[cls == c]
-            for lo in range(0, part.size, _NEAR_ROWS):
-                sel = part[lo : lo + _NEAR_ROWS]
+            for lo in range(0, part.size, near_rows):
+                sel = part[lo : lo + near_rows]
                 out[sel] = _near(x[sel], y[sel])
     if not near.all():
         # far rows: split_small as careful would, without its fast try (split_small
@@ -1039,6 +1069,7 @@ def _driver(
 ) -> None:
     """Fast values block by block into ``out`` (flat); flagged rows redone by ``careful``."""
     rows = work.rows
+    fix_rows = _careful_sizes(n)[0]
     pending: list[NDArray[np.intp]] = []
     count = 0
 
@@ -1062,7 +1093,7 @@ def _driver(
             if idx.size:
                 pending.append(idx + start)
                 count += idx.size
-                if count >= _FIX_ROWS:
+                if count >= fix_rows:
                     flush()
                     count = 0
         if pending:
@@ -1099,7 +1130,8 @@ def kl_beta_beta(
     n = out.size
     flat = out.reshape(-1)
     prepared = _flat_scalars([a1, b1, a2, b2], shape)
-    work = _Work(2, True, _rows(6, n))
+    work = _Work(2, True, _rows(2, True, n))
+    near_rows = _careful_sizes(n)[1]
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         z = wk.z  # [y_0, x_1, x_2, x_0, y_1, y_2]
@@ -1108,7 +1140,7 @@ def kl_beta_beta(
 
     def slow(x1: F64, x2: F64, y1: F64, y2: F64) -> F64:
         xs = np.stack(np.broadcast_arrays(*(np.atleast_1d(t) for t in (x1, x2, y1, y2))), -1)
-        return _careful_rows(xs[:, :2], xs[:, 2:], careful)
+        return _careful_rows(xs[:, :2], xs[:, 2:], careful, near_rows)
 
     _driver(load, None, slow, prepared, n, flat, work)
     return out
@@ -1146,7 +1178,8 @@ def kl_beta_uniform(
     n = out.size
     flat = out.reshape(-1)
     prepared = _flat_scalars([a, b, lo, hi], shape)
-    work = _Work(2, False, _rows(3, n))
+    work = _Work(2, False, _rows(2, False, n))
+    near_rows = _careful_sizes(n)[1]
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         wk.z[0, :m] = blk[0]
@@ -1160,7 +1193,7 @@ def kl_beta_uniform(
     def slow(x1: F64, x2: F64, l_: F64, h_: F64) -> F64:
         x1, x2, l_, h_ = np.broadcast_arrays(*(np.atleast_1d(t) for t in (x1, x2, l_, h_)))
         xs = np.stack([x1, x2], -1)
-        val = _careful_rows(xs, np.ones_like(xs), careful) + _log_width(l_, h_)
+        val = _careful_rows(xs, np.ones_like(xs), careful, near_rows) + _log_width(l_, h_)
         return np.asarray(np.where((l_ <= 0.0) & (h_ >= 1.0), val, np.inf), np.float64)
 
     _driver(load, finish, slow, prepared, n, flat, work)
@@ -1189,14 +1222,15 @@ def kl_dirichlet(
         else np.ascontiguousarray(np.broadcast_to(a, target)).reshape(n, k)
         for a in (x, y)
     ]
-    work = _Work(k, True, _rows(2 * k + 2, n))
+    work = _Work(k, True, _rows(k, True, n))
+    near_rows = _careful_sizes(n)[1]
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         wk.z[1 : k + 1, :m] = blk[0].T
         wk.z[k + 2 :, :m] = blk[1].T
 
     def slow(x: F64, y: F64) -> F64:
-        return _careful_rows(x, y, careful)
+        return _careful_rows(x, y, careful, near_rows)
 
     _driver(load, None, slow, prepared, n, flat, work)
     return out

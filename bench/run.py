@@ -531,6 +531,30 @@ def import_cost() -> tuple[float, float]:
     return one("numpy"), one("klproof")
 
 
+#: what the times at N = 1e7 include besides arithmetic (measured on the machine the
+#: table comes from, a Firecracker VM that reports free memory to its host); printed
+#: under the speed table
+PAGE_FAULT_NOTE = (
+    "**Page faults.** Every contender allocates its output (and PyTorch and the naive "
+    "formula their temporaries) afresh in each call, so at N = 1e7 the times include "
+    "page faults, and on this machine (a VM that hands free memory back to its host) "
+    "these vary. (1) PyTorch's allocator returns large blocks to the system after each "
+    "call: a Beta KL took 566,000 page faults. With glibc told to keep freed memory "
+    "(`GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736`), "
+    "PyTorch measured 121 instead of ~200 ns/elt for Beta, 45 instead of ~88 for Gamma and "
+    "8.2 instead of ~37 for Normal, and ours 64, 30 and 5.2 (unchanged): the ratios to "
+    "PyTorch above are those of the default setting, which is what users get. (2) NumPy "
+    "asks for huge pages for arrays of 4 MB and more. When such a page lands on memory "
+    "the host has taken back, faulting it costs ~4 ms: the first write of an 80 MB "
+    "output right after a PyTorch call took 127-158 ms instead of 5 ms, so a NumPy "
+    "contender timed after PyTorch can pay 13-17 ns/elt more (ours: Beta 63 against "
+    "73-84, Gamma 30 against 41-46), depending on where the allocator puts the output. "
+    "`NUMPY_MADVISE_HUGEPAGE=0` removes that spread (Beta 65-67 ns/elt in every "
+    "round) but costs 4 KB faults instead (~25 ms per 80 MB output; Gamma 31-33). "
+    "The table uses the defaults."
+)
+
+
 def speed(
     sizes: list[int], repeats: int, only: list[str], *, isolate: bool = False, exact: bool = False
 ) -> list[dict[str, Any]]:
@@ -538,9 +562,10 @@ def speed(
 
     With ``isolate`` each pair is timed in a fresh interpreter (its contenders still side
     by side in that one process), so no pair inherits the heap of the pairs before it.
-    That did not remove all of this VM's process-to-process spread: Gamma measured
-    30-31 ns/elt alone and 41-44 in full runs, isolated or not, its kernel and PyTorch's
-    time unchanged (the cause was not found).
+    What remains of the spread is page faults, measured on this VM (see
+    :data:`PAGE_FAULT_NOTE`): the first write of a NumPy output after PyTorch freed its
+    memory can cost 13-17 ns/elt more at N = 1e7 (Gamma 30 against 41-46, Beta 63
+    against 73-84), whichever process it is.
     """
     rows = []
     for did in sorted(NAIVE):
@@ -861,6 +886,8 @@ def markdown(
             "the output array (so 1.00× is the output alone). The floor is one streaming read "
             "of every input byte plus one write of the output."
         ),
+        "",
+        PAGE_FAULT_NOTE,
         "",
         "## Validation cost",
         "",

@@ -90,6 +90,16 @@ def test_minimum_kl_is_maximum_likelihood(xs: list[int]) -> None:
 
 
 @given(kst.linear_gaussian_models())
+@example(  # log p(x) from a Cholesky factor of C = W W^T + sigma^2 I lost 1.3e-12
+    {
+        "weight": np.array([[-0.68841226], [0.10057409], [1.18918088], [1.11494228]]),
+        "bias": np.array([-0.11778811, -0.3719817, -0.0384666, -0.92449613]),
+        "noise_scale": 0.01,
+        "x": np.array([-3.41417001, 3.46020513, -1.67048813, 6.89323568]),
+        "q_loc": np.array([0.48706464]),
+        "q_scale": np.array([0.43750532]),
+    }
+)
 @example(
     {
         "weight": np.array([[2.04091912, -2.55566503]]),

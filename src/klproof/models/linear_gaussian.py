@@ -55,7 +55,8 @@ class LinearGaussian:
     Notes
     -----
     Observations ``x`` have shape ``(..., D)``; the scalar model takes ``x`` of shape
-    ``(..., 1)``. The evidence is computed from a Cholesky factor of :math:`C`.
+    ``(..., 1)``. The evidence is computed from a Cholesky factor of :math:`M`
+    (:meth:`log_evidence`).
 
     References
     ----------
@@ -154,6 +155,22 @@ class LinearGaussian:
     def log_evidence(self, x: ArrayLike) -> F64:
         r"""Exact :math:`\log p(x) = \log \mathcal N(x; \mu, W W^\top + \sigma^2 I)`.
 
+        Formed through the posterior mean :math:`m = M^{-1} W^\top (x - \mu)`:
+
+        .. math::
+            (x - \mu)^\top C^{-1} (x - \mu)
+              = \frac{\lVert x - \mu - W m\rVert^2}{\sigma^2} + \lVert m\rVert^2,
+            \qquad
+            \log\det C = \log\det M + (D - d)\log\sigma^2,
+
+        (the minimum over :math:`z` of :math:`\lVert x - \mu - W z\rVert^2/\sigma^2 +
+        \lVert z\rVert^2` is attained at :math:`z = m`; the second identity is the
+        matrix determinant lemma). Both quadratic terms are non-negative, so nothing
+        cancels, and only :math:`M` is factored. A Cholesky factor of :math:`C` instead
+        carries its condition number, about :math:`\lVert W\rVert^2/\sigma^2`: at
+        :math:`\sigma = 0.01` that lost 1.3e-12 relative (found by Hypothesis through
+        the identity ELBO + KL = log p(x)).
+
         Parameters
         ----------
         x : array_like, shape (..., D)
@@ -165,11 +182,17 @@ class LinearGaussian:
             Log evidence of each observation.
         """
         r = self._x(x) - self.bias
-        chol = linalg.cholesky(self.marginal_covariance, lower=True)
-        u = linalg.solve_triangular(chol, r.reshape(-1, self.data_dim).T, lower=True)
-        maha = np.sum(u * u, axis=0).reshape(r.shape[:-1])
-        logdet = 2.0 * np.sum(np.log(np.diag(chol)))
-        return np.asarray(-0.5 * (maha + logdet + self.data_dim * LOG_2PI), dtype=np.float64)
+        var = self.noise_scale**2
+        big_d, d = self.data_dim, self.latent_dim
+        m_mat = self.weight.T @ self.weight + var * np.eye(d)
+        cho = linalg.cho_factor(m_mat, lower=True)
+        flat = r.reshape(-1, big_d)
+        mean = linalg.cho_solve(cho, (flat @ self.weight).T).T  # (n, d)
+        res = flat - mean @ self.weight.T
+        quad = np.sum(res * res, axis=-1) / var + np.sum(mean * mean, axis=-1)
+        logdet = 2.0 * np.sum(np.log(np.diag(cho[0]))) + (big_d - d) * np.log(var)
+        out = -0.5 * (quad.reshape(r.shape[:-1]) + logdet + big_d * LOG_2PI)
+        return np.asarray(out, dtype=np.float64)
 
     def posterior(self, x: ArrayLike) -> MultivariateNormal:
         r"""Exact posterior :math:`\mathcal N(M^{-1} W^\top (x - \mu), \sigma^2 M^{-1})`.

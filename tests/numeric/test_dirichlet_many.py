@@ -59,9 +59,14 @@ def _rows(k: int, region: str, n: int, seed: int) -> tuple[np.ndarray, np.ndarra
 
 
 def _refs(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # identical rows (a sparse move can draw no component at all) have KL 0 exactly; the
+    # 50-digit reference leaves ~1e-50 of rounding there (-4.3e-50 at K = 6), which no
+    # relative tolerance can compare with
     return np.array(
         [
-            float(reference_kl(DID, {"concentration": list(a)}, {"concentration": list(b)}))
+            0.0
+            if np.array_equal(a, b)
+            else float(reference_kl(DID, {"concentration": list(a)}, {"concentration": list(b)}))
             for a, b in zip(x, y, strict=True)
         ]
     )
@@ -133,6 +138,7 @@ def test_one_component_moves_far() -> None:
 )
 @example(k=64, region="threshold", seed=5)
 @example(k=5, region="mixed", seed=0)
+@example(k=6, region="threshold", seed=739)  # a row with no move: KL 0 exactly
 def test_hypothesis_k_up_to_max(k: int, region: str, seed: int) -> None:
     x, y = _rows(k, region, 3, seed)
     _check_rows(x, y)

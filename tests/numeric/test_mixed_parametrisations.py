@@ -122,3 +122,71 @@ def test_double_double_logs() -> None:
                 assert abs(mp.mpf(h) + mp.mpf(low) - (mp.log(v) - lz)) <= 1e-30 * max(
                     1.0, abs(float(h))
                 )
+
+
+#: found by the testing kit once it hands q in the other form (each failed before)
+PINNED = [
+    # KL / p of a Geometric with p = 1e-284 went through the subnormal range
+    ("geometric", {"probs": 1e-284}, {"logits": -653.934166410309}, np.float64),
+    # a logit of -195 - 618 underflows to probability 0: the KL is +inf, not finite
+    (
+        "categorical",
+        {"logits": [-195.34162507, 617.75165123, -41.70851214]},
+        {"probs": [0.0, 1.0, 3.98195342e-287]},
+        np.float64,
+    ),
+    # uniform probabilities against equal logits: exactly 0, not 7.6e-65
+    (
+        "categorical",
+        {"probs": [1 / 3, 1 / 3, 1 / 3]},
+        {"logits": [-1.0986122886681098] * 3},
+        np.float64,
+    ),
+    # rounded probabilities equal, the true ones not: kept at 6.3e-34 for 9.5e-34
+    (
+        "categorical",
+        {"probs": [0.42055145022639145, 0.5786193809273571, 0.0008291688462516322]},
+        {"logits": [-0.8661884521754243, -0.5471103907560888, -7.095086748957907]},
+        np.float64,
+    ),
+    # beyond double-double: 1 - 2.8e-110 against a logit of -252 (mpmath, 150+ digits)
+    ("bernoulli", {"probs": 2.828423970121697e-110}, {"logits": -252.24464057383392}, np.float64),
+    # float32 Binomial: the float32 Bernoulli KL (below float32's range) times n
+    (
+        "binomial",
+        {"logits": np.float32(-67.00391), "total_count": 19.0},
+        {"probs": np.float32(7.953774e-30), "total_count": 19.0},
+        np.float32,
+    ),
+]
+
+
+@pytest.mark.parametrize(("pair", "pa", "qb", "dtype"), PINNED)
+def test_pinned_mixed(pair: str, pa: dict[str, object], qb: dict[str, object], dtype: type) -> None:
+    cls = {
+        "bernoulli": kn.Bernoulli,
+        "binomial": kn.Binomial,
+        "geometric": kn.Geometric,
+        "categorical": kn.Categorical,
+    }[pair]
+
+    def build(d: dict[str, object]) -> kn.Distribution:
+        return cls(**{k: np.asarray(v, dtype=dtype) for k, v in d.items()}, validate=False)
+
+    ours = np.atleast_1d(np.asarray(kn.kl_divergence(build(pa), build(qb)), dtype=np.float64))
+    exact = [{k: np.asarray(v, dtype=dtype).tolist() for k, v in d.items()} for d in (pa, qb)]
+    ref = reference_kl(f"kl/{pair}/{pair}", *exact, dps=_dps(*exact) + 200)
+    if dtype == np.float32:
+        # float32 has no digits below its smallest normal: compare there in absolute terms
+        tol = 1e-6 * max(abs(float(ref)), float(np.finfo(np.float32).tiny))
+        assert abs(ours[0] - float(np.float32(float(ref)))) <= tol
+        return
+    if mp.isinf(ref):
+        assert np.isposinf(ours[0])
+        return
+    if ref == 0:
+        assert ours[0] == 0.0
+        return
+    errs, mismatch = rel_errors(ours, [ref])
+    assert mismatch == 0
+    assert errs.max() <= 1e-12, errs

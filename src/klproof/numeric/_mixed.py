@@ -15,10 +15,14 @@ once, :math:`t_i` keeps its relative accuracy however small it is, and the KL is
 sum of the non-negative terms :math:`q_i k(t_i)`, :math:`k(t) = t e^t - e^t + 1`
 (``_special.q_k``). About 300 NumPy operations per atom: the callers use it only for
 the rows whose fast value the rounding could move by more than 1e-13 relative
-(:func:`needs_care`).
+(:func:`needs_care`), and where even double-double cannot resolve the KL (two
+representations of nearly one distribution, KLs down to 1e-51 and below) they take
+the row from mpmath (:func:`kl_rows_mp`).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,12 +30,15 @@ from numpy.typing import NDArray
 from klproof.numeric import _dd as D
 from klproof.numeric import _special as S
 
-__all__ = ["kl_rows", "log_dd", "log_probs_dd", "log_softmax_dd", "needs_care"]
+__all__ = ["kl_rows", "kl_rows_mp", "log_dd", "log_probs_dd", "log_softmax_dd", "needs_care"]
 
 F64 = NDArray[np.float64]
 DD = tuple[F64, F64]
 
 _EPS = 2.0**-53
+#: absolute resolution of a log from :func:`log_dd`, relative to max(1, |log|) (measured
+#: ~1e-32: a factor of 100 kept)
+_NOISE = 1e-30
 
 
 def log_dd(x: DD) -> DD:
@@ -105,11 +112,19 @@ def log_probs_dd(q: DD) -> DD:
     return np.where(dead, -np.inf, out[0]), np.where(dead, 0.0, out[1])
 
 
-def kl_rows(lp: DD, lq: DD) -> F64:
+def kl_rows(lp: DD, lq: DD, scale: F64 | float = 1.0) -> tuple[F64, NDArray[np.bool_]]:
     r"""KL of rows ``(n, K)`` given :math:`\log p_i` and :math:`\log q_i` in double-double.
 
     :math:`t_i = \log p_i - \log q_i` rounded once; atoms with :math:`p_i = 0` add
-    :math:`q_i`, atoms with :math:`q_i = 0 < p_i` make the row :math:`+\infty`.
+    :math:`q_i`, atoms with :math:`q_i = 0 < p_i` make the row :math:`+\infty`. Divided
+    by ``scale`` (one per row) before the terms are formed, so that KL / p of a Geometric
+    with p ~ 1e-284 does not pass through the subnormal range.
+
+    Returns the values and the rows they may not hold to 1e-13: each :math:`t_i` is good
+    to :data:`_NOISE` :math:`\max(1, |\log p_i|, |\log q_i|)`, which moves the KL by at
+    most :math:`\sum_i p_i(|t_i| + \delta_i)\delta_i` (a KL of 2e-51 from two
+    representations of nearly one distribution came out 7e-12 off): the caller takes
+    those rows from :func:`kl_rows_mp`.
     """
     with np.errstate(all="ignore"):
         d = D.add(lp, (-lq[0], -lq[1]))
@@ -117,30 +132,117 @@ def kl_rows(lp: DD, lq: DD) -> F64:
         p0 = np.isneginf(lp[0])
         q0 = np.isneginf(lq[0])
         t = np.where(p0, -np.inf, np.where(q0, np.inf, t))
-        p = np.exp(lp[0])
-        q = np.exp(lq[0])
+        s = np.asarray(scale, dtype=np.float64).reshape(-1, 1) if np.ndim(scale) else scale
+        p = np.exp(lp[0]) / s
+        q = np.exp(lq[0]) / s
+        p, q = np.broadcast_arrays(p, q)
         terms = S.q_k(q.reshape(-1), p.reshape(-1), t.reshape(-1)).reshape(t.shape)
         terms = np.where(p0 & q0, 0.0, terms)
-    return np.asarray(terms.sum(-1), dtype=np.float64)
+        val = np.asarray(terms.sum(-1), dtype=np.float64)
+        delta = _NOISE * np.maximum(1.0, np.maximum(np.abs(lp[0]), np.abs(lq[0])))
+        per = np.where(np.isfinite(t), p * (np.abs(t) + delta) * delta, 0.0)
+        unsure = np.isfinite(val) & ~(4.0 * per.sum(-1) <= 1e-13 * val)
+    return val, np.asarray(unsure, dtype=bool)
 
 
-def needs_care(val: F64, p: F64, q: F64, w: F64) -> NDArray[np.bool_]:
+def kl_rows_mp(p_rows: F64, p_kind: str, q_rows: F64, q_kind: str, scale: F64 | None = None) -> F64:
+    r"""KL of rows from the parameters as given, in mpmath (the rows :func:`kl_rows` doubts).
+
+    Kinds: ``"logits"`` (a row of logits), ``"probs"`` (a row of probabilities, maybe
+    unnormalised) and ``"bernoulli"`` (one probability :math:`q`, the atoms
+    :math:`1 - q` and :math:`q` exactly). The precision starts at 40 digits beyond those
+    the smallest atoms reach and doubles until two precisions agree to 1e-17 (at most
+    2560 digits: two representations of one distribution then give 0). mpmath comes
+    with SymPy and is imported only here, so ``import klproof`` stays light.
+    """
+    import mpmath  # noqa: PLC0415 - rare rows only
+
+    def atoms(row: list[float], kind: str) -> list[mpmath.mpf]:
+        if kind == "logits":
+            finite = [x for x in row if x != -math.inf]
+            top = max(finite)
+            e = [mpmath.exp(mpmath.mpf(x) - top) if x != -math.inf else mpmath.mpf(0) for x in row]
+        elif kind == "bernoulli":
+            e = [1 - mpmath.mpf(row[0]), mpmath.mpf(row[0])]
+        else:
+            e = [mpmath.mpf(x) for x in row]
+        total = mpmath.fsum(e)
+        return [x / total for x in e]
+
+    pr = np.asarray(p_rows, dtype=np.float64)
+    qr = np.asarray(q_rows, dtype=np.float64)
+    out = np.empty(pr.shape[0])
+
+    def one(i: int, dps: int) -> mpmath.mpf:
+        with mpmath.workdps(dps):
+            pa = atoms(np.atleast_1d(pr[i]).tolist(), p_kind)
+            qa = atoms(np.atleast_1d(qr[i]).tolist(), q_kind)
+            if any(a > 0 and b == 0 for a, b in zip(pa, qa, strict=True)):
+                return mpmath.inf
+            kl = mpmath.fsum(a * mpmath.log(a / b) for a, b in zip(pa, qa, strict=True) if a > 0)
+            if scale is not None:
+                kl = kl / mpmath.mpf(float(scale[i]))
+            return +kl
+
+    for i in range(pr.shape[0]):
+        # start with the digits the smallest atom needs (1 - 1e-110 must not round to 1)
+        dps = 40 + _digits_needed(pr[i], p_kind) + _digits_needed(qr[i], q_kind)
+        prev = one(i, dps)
+        while True:
+            dps *= 2
+            cur = one(i, dps)
+            if cur == prev or abs(cur - prev) <= abs(cur) * mpmath.mpf(10) ** -17 or dps >= 2560:
+                break
+            prev = cur
+        out[i] = float(cur) if cur > 0 else 0.0
+    return out
+
+
+def _digits_needed(row: F64, kind: str) -> int:
+    """Decimal digits below 1 that the atoms of ``row`` reach (their smallest, roughly)."""
+    x = np.atleast_1d(np.asarray(row, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        if kind == "logits":
+            fin = x[np.isfinite(x)]
+            spread = float(fin.max() - fin.min()) if fin.size else 0.0
+            return int(spread / math.log(10.0)) + 1
+        pos = x[x > 0.0]
+        if kind == "probs":
+            pos = pos / pos.sum() if pos.size else pos
+        return int(-math.log10(float(pos.min()))) + 1 if pos.size else 0
+
+
+def needs_care(val: F64, p: F64, q: F64, w: F64, scale: F64 | float = 1.0) -> NDArray[np.bool_]:
     r"""Rows ``(n, K)`` whose fast value ``val`` the rounding of the logits side may spoil.
 
     ``p``, ``q`` are the normalised probabilities the fast kernel used and ``w`` those of
-    the side given as logits. Each :math:`w_i` carries a relative error
+    the side given as logits; ``val`` is the KL divided by ``scale`` (one per row, as
+    Geometric's KL / p). Each :math:`w_i` carries a relative error
     :math:`|\epsilon_i| \le 2\epsilon(1 + |\log w_i|)` (the roundings of
     :math:`a_i - \log\sum e^a` and of the exponential). After normalisation, relative
     moves :math:`\epsilon_i` of :math:`p` change the KL by
     :math:`\sum_i p_i\epsilon_i(t_i - \mathrm{KL})` and moves :math:`\eta_i` of
     :math:`q` by :math:`\sum_i (q_i - p_i)\eta_i` (first order), so a row is kept only
     where :math:`4\sum_i |\epsilon_i|\,(p_i(|t_i| + \mathrm{KL}) + |p_i - q_i|)` is at
-    most :math:`10^{-13}` of its value (and the value is finite and positive).
+    most :math:`10^{-13}` of its value (and the value is finite and positive), with
+    :math:`|t_i|` and :math:`|p_i - q_i|` from the rounded probabilities raised by their
+    own rounding (they can be 0 where the true ones are not); both sides are divided by
+    ``scale`` before they are compared.
     """
     with np.errstate(all="ignore"):
+        s = np.asarray(scale, dtype=np.float64).reshape(-1, 1) if np.ndim(scale) else scale
         t = np.log(p / q)
         eps_i = 2.0 * _EPS * (1.0 + np.abs(np.log(w)))
-        per = np.where(p > 0.0, eps_i * (p * (np.abs(t) + val[:, None]) + np.abs(p - q)), eps_i * q)
+        ps, qs = p / s, q / s
+        # |t| and |p - q| from the rounded p, q can be 0 where the true ones are not:
+        # each is raised by its own rounding (eps_i relative), which also covers the
+        # second-order change sum p eps_i^2 / 2 (6.3e-34 kept for 9.5e-34 before)
+        per = np.where(
+            p > 0.0,
+            eps_i
+            * (ps * (np.abs(t) + eps_i) + p * val[:, None] + np.abs(ps - qs) + eps_i * (ps + qs)),
+            eps_i * qs,
+        )
         bound = 4.0 * np.where(np.isnan(per), np.inf, per).sum(-1)
         ok = np.isfinite(val) & (val > 0.0) & (bound <= 1e-13 * val)
     return np.asarray(~ok, dtype=bool)

@@ -1116,8 +1116,17 @@ def _pair_from(x: F64, given: str) -> tuple[F64, F64]:
     return x, 1.0 - x
 
 
-def _bernoulli_kl(p: Bernoulli, q: Bernoulli, per_success: bool = False) -> FArr:
+def _bernoulli_kl(
+    p: Bernoulli, q: Bernoulli, per_success: bool = False, float64: bool = False
+) -> FArr:
+    """KL of Bernoullis, divided by p's probability with ``per_success``.
+
+    ``float64``: computed and returned in float64 whatever the parameters' dtype, for
+    callers that scale it further.
+    """
     shape, dt = _shape_dtype(p, q)
+    if float64:
+        dt = np.dtype(np.float64)
     if p._given == "logits" and q._given == "logits":
         kern = functools.partial(_k_bernoulli_logits, per_success=per_success)
         return _run(kern, [(p.logits, 0), (q.logits, 0)], shape, dt)
@@ -1133,7 +1142,7 @@ def _bernoulli_kl(p: Bernoulli, q: Bernoulli, per_success: bool = False) -> FArr
     xp = p.probs if gp == "probs" else p.logits
     xq = q.probs if gq == "probs" else q.logits
     out = _run(kern2, [(xp, 0), (xq, 0)], shape, dt)
-    if gp != gq and dt == np.float64:
+    if gp != gq:
         _mixed_bernoulli_fix(out, xp, xq, gp, per_success)
     return out
 
@@ -1172,8 +1181,19 @@ def _mixed_bernoulli_fix(out: FArr, xp: FArr, xq: FArr, gp: str, per_success: bo
             qq, qc = _pair_from(b[sl], gq)
             pn, qn = np.stack([pc, pp], -1), np.stack([qc, qq], -1)
             s = pp if per_success else 1.0
-            val = np.asarray(flat[sl] * s, dtype=np.float64)
-            idx = np.flatnonzero(MX.needs_care(val, pn, qn, pn if gp == "logits" else qn))
+            val = np.asarray(flat[sl], dtype=np.float64)
+            w = pn if gp == "logits" else qn
+            # p from finite logits has both atoms, q = 0 or 1 lacks one (the rounded
+            # sigmoid of a logit of -800 is 0, which hid the mismatch)
+            probs_side = b[sl] if gp == "logits" else None
+            infinite = (
+                (probs_side <= 0.0) | (probs_side >= 1.0)
+                if probs_side is not None
+                else np.zeros(val.shape, dtype=bool)
+            )
+            care = MX.needs_care(val, pn, qn, w, s) & ~infinite
+            flat[sl][infinite] = np.inf
+            idx = np.flatnonzero(care)
             if not idx.size:
                 continue
             sides = []
@@ -1182,8 +1202,19 @@ def _mixed_bernoulli_fix(out: FArr, xp: FArr, xq: FArr, gp: str, per_success: bo
                 sides.append(
                     MX.log_softmax_dd(atoms[0]) if g == "logits" else MX.log_probs_dd(atoms)
                 )
-            kl = MX.kl_rows(sides[0], sides[1])
-            flat[sl][idx] = kl / pp[idx] if per_success else kl
+            scale = pp[idx] if per_success else None
+            vals, unsure = MX.kl_rows(sides[0], sides[1], 1.0 if scale is None else scale)
+            if unsure.any():
+                u = np.flatnonzero(unsure)
+                kinds = ["logits" if g == "logits" else "bernoulli" for g in (gp, gq)]
+                rows = [
+                    np.stack([np.zeros(u.size), x[idx][u]], -1) if k == "logits" else x[idx][u]
+                    for x, k in ((a[sl], kinds[0]), (b[sl], kinds[1]))
+                ]
+                vals[u] = MX.kl_rows_mp(
+                    rows[0], kinds[0], rows[1], kinds[1], None if scale is None else scale[u]
+                )
+            flat[sl][idx] = vals
 
 
 #: Veltkamp's splitting constant :math:`2^{27} + 1`: halves of 26 bits whose products
@@ -1781,7 +1812,8 @@ def _kl_binomial_binomial(p: Binomial, q: Binomial) -> FArr:
     if p._given == q._given == "probs":
         args = [(p.total_count, 0), (p.probs, 0), (q.probs, 0)]
         return _run(_binomial_probs, args, shape, dt)
-    kl = np.asarray(_bernoulli_kl(p._bern, q._bern), dtype=np.float64)
+    # in float64: a float32 Bernoulli KL below float32's range times n would be 0 or n ulp
+    kl = np.asarray(_bernoulli_kl(p._bern, q._bern, float64=True), dtype=np.float64)
     n = np.asarray(p.total_count, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         res = np.where(n == 0, 0.0, n * kl)
@@ -1817,7 +1849,7 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> FArr:
         out: FArr = MK.categorical_probs_rows(*rows).reshape(shape)
     else:
         out = _run(MK.categorical_probs, [(pp, 1), (qp, 1)], shape, dt)
-    if p._given != q._given and dt == np.float64:
+    if p._given != q._given:
         _mixed_categorical_fix(out, p, q)
     return out
 
@@ -1848,7 +1880,13 @@ def _mixed_categorical_fix(out: FArr, p: Categorical, q: Categorical) -> None:
             qn = q_raw[sl] / q_raw[sl].sum(-1, keepdims=True)
             w = pn if p._given == "logits" else qn
             val = np.asarray(flat[sl], dtype=np.float64)
-            idx = np.flatnonzero(MX.needs_care(val, pn, qn, w))
+            # the support as given (a logit of -800 underflows to a probability of 0)
+            p_pos = ~np.isneginf(p_par[sl]) if p._given == "logits" else p_par[sl] > 0.0
+            q_zero = np.isneginf(q_par[sl]) if q._given == "logits" else q_par[sl] <= 0.0
+            infinite = (p_pos & q_zero).any(-1)
+            care = MX.needs_care(val, pn, qn, w) & ~infinite
+            flat[sl][infinite] = np.inf
+            idx = np.flatnonzero(care)
             if not idx.size:
                 continue
             sides = []
@@ -1859,7 +1897,11 @@ def _mixed_categorical_fix(out: FArr, p: Categorical, q: Categorical) -> None:
                     if d._given == "logits"
                     else MX.log_probs_dd((x, np.zeros_like(x)))
                 )
-            flat[sl][idx] = MX.kl_rows(sides[0], sides[1])
+            vals, unsure = MX.kl_rows(sides[0], sides[1])
+            if unsure.any():
+                u = np.flatnonzero(unsure)
+                vals[u] = MX.kl_rows_mp(p_par[sl][idx][u], p._given, q_par[sl][idx][u], q._given)
+            flat[sl][idx] = vals
 
 
 def _cat_probs(d: Categorical) -> FArr:

@@ -42,8 +42,13 @@ REGIONS = ("generic", "extreme", "any")
 #: pairs), ``near`` (every parameter moved by a relative 1e-12 … 1e-2), ``far`` (moved by
 #: a relative amount of order one), ``independent`` (q drawn on its own from the same
 #: region, so p and q can sit at opposite extremes; parameters the pair shares, such as
-#: Binomial's total_count, stay equal), ``any`` (each element picks one).
+#: Binomial's total_count, stay equal), ``any`` (each element picks one). For the
+#: families given by ``probs`` or ``logits`` (:data:`SWITCHABLE`), every relation but
+#: ``equal`` hands a third of the batches q in the other form, converted after the draw
+#: (so a near q stays near): KL(logits || probs) near the diagonal is a case of its own.
 RELATIONS = ("equal", "near", "far", "independent", "any")
+#: families whose q may come in the other parametrisation than p's (see RELATIONS)
+SWITCHABLE = ("bernoulli", "binomial", "geometric", "categorical")
 
 
 @dataclass(frozen=True)
@@ -517,8 +522,13 @@ def draw_pair(
     max_rel_diff: float = 1e-2,
     k: int = 3,
     form: str | None = None,
+    switch: bool | None = None,
 ) -> tuple[Params, Params]:
-    """Draw ``n`` parameter pairs ``(p, q)`` for ``pair`` (see :data:`RELATIONS`)."""
+    """Draw ``n`` parameter pairs ``(p, q)`` for ``pair`` (see :data:`RELATIONS`).
+
+    ``switch`` gives q the other form than p's (:data:`SWITCHABLE` families, relations
+    other than ``equal``); ``None`` decides at random, one batch in three.
+    """
     lim = limits_for(dtype)
     pf, qf = pair
     lo = math.log10(min_rel_diff if min_rel_diff is not None else lim.min_rel_diff)
@@ -560,9 +570,31 @@ def draw_pair(
                 q[key] = np.where(pick == i, parts[i][key], q[key])
     else:
         q = make(relation)
+    if switch is None:
+        switch = bool(src.uniform(0.0, 1.0, 1)[0] < 1.0 / 3.0)
+    if switch and relation != "equal" and qf in SWITCHABLE:
+        q = _switch_form(qf, q)
     q = _cast(q, dtype, qf)
     q = _valid(qf, q, dtype)
     return p, q
+
+
+def _switch_form(family: str, q: Params) -> Params:
+    """``probs`` to ``logits`` or back (rounded; the references take q as converted)."""
+    out = {key: v for key, v in q.items() if key not in ("probs", "logits")}
+    with np.errstate(all="ignore"):
+        if "probs" in q:
+            pr = np.asarray(q["probs"], dtype=np.float64)
+            lg = np.log(pr) if family == "categorical" else np.log(pr) - np.log1p(-pr)
+            out["logits"] = np.asarray(lg, dtype=np.float64)
+        else:
+            lg = np.asarray(q["logits"], dtype=np.float64)
+            if family == "categorical":
+                e = np.exp(lg - lg.max(-1, keepdims=True))
+                out["probs"] = np.asarray(e / e.sum(-1, keepdims=True), dtype=np.float64)
+            else:
+                out["probs"] = np.asarray(1.0 / (1.0 + np.exp(-lg)), dtype=np.float64)
+    return out
 
 
 def _q_names(family: str) -> tuple[str, ...]:

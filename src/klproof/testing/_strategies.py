@@ -212,6 +212,8 @@ def _kl_pairs(
 ) -> tuple[Params, Params]:
     form = _form_for(draw, pair[0])
     kk = draw(st.integers(2, 6)) if k is None else k
+    # one batch in three gives q the other parametrisation (F.RELATIONS)
+    switch = pair[1] in F.SWITCHABLE and draw(st.integers(0, 2)) == 0
 
     def make(src: F.Source, n: int) -> tuple[Params, Params]:
         with np.errstate(all="ignore"):
@@ -226,6 +228,7 @@ def _kl_pairs(
                 max_rel_diff=max_rel_diff,
                 k=kk,
                 form=form,
+                switch=switch,
             )
 
     p, q = _batched(draw, batch_size, make)

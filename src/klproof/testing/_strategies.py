@@ -261,7 +261,10 @@ def kl_pairs(
         every parameter moved by a relative ``min_rel_diff`` … ``max_rel_diff``;
         ``far``: moved by a relative amount of order one; ``independent``: ``q`` drawn
         on its own from the region (``p`` and ``q`` can sit at opposite extremes), with
-        parameters the pair shares (Binomial's ``total_count``) kept equal.
+        parameters the pair shares (Binomial's ``total_count``) kept equal. For the
+        families given by ``probs`` or ``logits``, one draw in three (relations other
+        than ``equal``) gives ``q`` in the other form than ``p``, converted after the
+        move: KL(logits ‖ probs) near the diagonal depends on how each is rounded.
     dtype : {float64, float32}
         dtype of the arrays.
     min_rel_diff, max_rel_diff : float

@@ -129,7 +129,7 @@ def test_param_map_forms_agree() -> None:
     assert seq.passed
     assert kw.passed
     assert one.passed
-    assert seq.n_inputs == kw.n_inputs == one.n_inputs == 2 * 4 * 5  # regions x relations x n
+    assert seq.n_inputs == kw.n_inputs == one.n_inputs == 2 * 5 * 5  # regions x relations x n
 
 
 def test_check_kl_float32() -> None:
@@ -160,7 +160,7 @@ def test_report_counts_every_kind_of_failure() -> None:
         raise RuntimeError("no")
 
     crashed = check_kl(boom, "exponential/exponential", param_map=params, n=3)
-    assert crashed.n_raised == 2 * 4 * 3
+    assert crashed.n_raised == 2 * 5 * 3
     assert crashed.raised[0] == "RuntimeError: no"
 
 

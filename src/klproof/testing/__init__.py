@@ -24,7 +24,7 @@ Examples
 >>> from klproof.testing import check_kl
 >>> report = check_kl(klproof.kl_divergence, "exponential/exponential", n=10)
 >>> report.passed, report.n_inputs
-(True, 80)
+(True, 100)
 """
 
 from __future__ import annotations

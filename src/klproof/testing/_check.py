@@ -215,7 +215,7 @@ def check_kl(
     *,
     param_map: ParamMap = None,
     regions: Sequence[str] = ("generic", "extreme"),
-    relations: Sequence[str] = ("equal", "near", "far", "independent"),
+    relations: Sequence[str] = ("equal", "near", "far", "sparse", "independent"),
     n: int = 50,
     dtype: Any = np.float64,
     rtol: float | None = None,
@@ -250,7 +250,8 @@ def check_kl(
         1 - 1e-16, logits ±700, concentrations 1e±150; narrower in float32).
     relations : sequence of str
         ``"equal"``, ``"near"`` (relative differences 1e-12 … 1e-2), ``"far"`` (order
-        one) and/or ``"independent"`` (q drawn on its own from the region: p and q at
+        one), ``"sparse"`` (near or far in a random subset of the parameter elements)
+        and/or ``"independent"`` (q drawn on its own from the region: p and q at
         opposite extremes).
     n : int
         Inputs per (region, relation) case.

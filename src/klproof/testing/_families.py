@@ -40,13 +40,15 @@ Params = dict[str, F64]
 REGIONS = ("generic", "extreme", "any")
 #: How q is drawn from p: ``equal`` (q = p, or the q nearest to p for cross-family
 #: pairs), ``near`` (every parameter moved by a relative 1e-12 … 1e-2), ``far`` (moved by
-#: a relative amount of order one), ``independent`` (q drawn on its own from the same
+#: a relative amount of order one), ``sparse`` (near or far, but each parameter
+#: element moved or kept at random: vectors that differ in a few coordinates, as logits
+#: that differ in one tiny atom), ``independent`` (q drawn on its own from the same
 #: region, so p and q can sit at opposite extremes; parameters the pair shares, such as
 #: Binomial's total_count, stay equal), ``any`` (each element picks one). For the
 #: families given by ``probs`` or ``logits`` (:data:`SWITCHABLE`), every relation but
 #: ``equal`` hands a third of the batches q in the other form, converted after the draw
 #: (so a near q stays near): KL(logits || probs) near the diagonal is a case of its own.
-RELATIONS = ("equal", "near", "far", "independent", "any")
+RELATIONS = ("equal", "near", "far", "sparse", "independent", "any")
 #: families whose q may come in the other parametrisation than p's (see RELATIONS)
 SWITCHABLE = ("bernoulli", "binomial", "geometric", "categorical")
 
@@ -549,6 +551,17 @@ def draw_pair(
     eps = _logu(src, lo, math.log10(max_rel_diff), n)
 
     def make(r: str) -> Params:
+        if r == "sparse":
+            base = "near" if src.uniform(0.0, 1.0, 1)[0] < 0.5 else "far"
+            moved = _move(qf, q0, src, n, base, eps, lim)
+            out_s: Params = {}
+            for key, v in q0.items():
+                keep = src.uniform(0.0, 1.0, v.size).reshape(v.shape) < 0.5
+                mixed = np.where(keep, v, moved[key])
+                if key == "probs" and qf == "categorical":
+                    mixed = mixed / mixed.sum(-1, keepdims=True)
+                out_s[key] = np.asarray(mixed, dtype=np.float64)
+            return out_s
         if r != "independent":
             return _move(qf, q0, src, n, r, eps, lim)
         qform = next((f for f in ("probs", "logits") if f in q0), None)  # as p's
@@ -559,7 +572,7 @@ def draw_pair(
         return out
 
     if relation == "any":
-        kinds = ("equal", "near", "far", "independent")
+        kinds = ("equal", "near", "far", "sparse", "independent")
         choice = src.integers(0, len(kinds) - 1, n)
         parts = [make(r) for r in kinds]
         q = {}

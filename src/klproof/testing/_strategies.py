@@ -256,10 +256,12 @@ def kl_pairs(
         ``None`` for one input, ``n`` for ``n`` along a leading axis.
     region : {"any", "generic", "extreme"}
         As in :func:`parameters`.
-    relation : {"any", "equal", "near", "far", "independent"}
+    relation : {"any", "equal", "near", "far", "sparse", "independent"}
         ``equal``: ``q = p`` (for two families, the ``q`` nearest to ``p``); ``near``:
         every parameter moved by a relative ``min_rel_diff`` … ``max_rel_diff``;
-        ``far``: moved by a relative amount of order one; ``independent``: ``q`` drawn
+        ``far``: moved by a relative amount of order one; ``sparse``: ``near`` or
+        ``far`` in a random subset of the parameter elements only (vectors that differ
+        in a few coordinates); ``independent``: ``q`` drawn
         on its own from the region (``p`` and ``q`` can sit at opposite extremes), with
         parameters the pair shares (Binomial's ``total_count``) kept equal. For the
         families given by ``probs`` or ``logits``, one draw in three (relations other

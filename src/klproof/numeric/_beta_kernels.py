@@ -339,13 +339,29 @@ class _Work:
     """
 
     @staticmethod
-    def row_bytes(k: int, with_q: bool) -> int:
-        """Bytes of the buffers below per row of a block."""
+    def layout(k: int, with_q: bool) -> dict[str, tuple[tuple[int, ...], type]]:
+        """The buffers by name: leading shape (a block's rows follow) and dtype."""
         nx = k + 1
         nr = 2 * nx if with_q else nx
         ng = nr + 3 * nx + k + 1
-        floats = nr + 9 * nr + 3 * nx + 3 + ng + nx  # z, full, xs, vec, g, r
-        return 8 * floats + nr + 2  # small, ok
+        f, b = np.float64, np.bool_
+        return {
+            "z": ((nr,), f),
+            "full": ((9, nr), f),
+            "small": ((nr,), b),
+            "xs": ((3, nx), f),
+            "vec": ((3,), f),
+            "ok": ((2,), b),
+            "g": ((ng,), f),
+            "r": ((nx,), f),
+        }
+
+    @staticmethod
+    def row_bytes(k: int, with_q: bool) -> int:
+        """Bytes of the buffers per row of a block (:meth:`layout`)."""
+        return sum(
+            math.prod(lead) * np.dtype(dt).itemsize for lead, dt in _Work.layout(k, with_q).values()
+        )
 
     def __init__(self, k: int, with_q: bool, rows: int) -> None:
         self.k, self.with_q, self.rows = k, with_q, rows
@@ -354,15 +370,14 @@ class _Work:
         nr = 2 * nx if with_q else nx
         self.nr = nr
         self.nden = self.xo + k  # mu weight -1
-        self.z = np.empty((nr, rows))
-        self.full = np.empty((9, nr, rows))
-        self.small = np.empty((nr, rows), dtype=bool)
-        self.xs = np.empty((3, nx, rows))
-        self.vec = np.empty((3, rows))
-        self.ok = np.empty((2, rows), dtype=bool)
-        ng = nr + 3 * nx + k + 1
-        self.g = np.empty((ng, rows))
-        self.r = np.empty((nx, rows))
+        bufs: dict[str, NDArray[Any]] = {
+            name: np.empty((*lead, rows), dtype=dt)
+            for name, (lead, dt) in self.layout(k, with_q).items()
+        }
+        self.z, self.full, self.xs, self.vec, self.g, self.r = (
+            bufs[name] for name in ("z", "full", "xs", "vec", "g", "r")
+        )
+        self.small, self.ok = bufs["small"], bufs["ok"]
         wg = [-1.0] * self.nden + [1.0] * (nr - self.nden)
         wg += [-0.5] * k + [-0.5 * (k - 1)]  # tau_i, log r_0
         wg += [1.0] * nx + [1.0] * k + [1.0]  # c nu~, lead, log prod F

@@ -23,6 +23,7 @@ the row from mpmath (:func:`kl_rows_mp`).
 from __future__ import annotations
 
 import math
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,7 +31,16 @@ from numpy.typing import NDArray
 from klproof.numeric import _dd as D
 from klproof.numeric import _special as S
 
-__all__ = ["kl_rows", "kl_rows_mp", "log_dd", "log_probs_dd", "log_softmax_dd", "needs_care"]
+__all__ = [
+    "Side",
+    "kl_rows",
+    "kl_rows_mp",
+    "log_dd",
+    "log_probs_dd",
+    "log_softmax_dd",
+    "needs_care",
+    "redo",
+]
 
 F64 = NDArray[np.float64]
 DD = tuple[F64, F64]
@@ -155,7 +165,7 @@ def kl_rows_mp(p_rows: F64, p_kind: str, q_rows: F64, q_kind: str, scale: F64 | 
     2560 digits: two representations of one distribution then give 0). mpmath comes
     with SymPy and is imported only here, so ``import klproof`` stays light.
     """
-    import mpmath  # noqa: PLC0415 - rare rows only
+    import mpmath  # noqa: PLC0415 - lazy: only rows beyond double-double; keeps import light
 
     def atoms(row: list[float], kind: str) -> list[mpmath.mpf]:
         if kind == "logits":
@@ -246,3 +256,75 @@ def needs_care(val: F64, p: F64, q: F64, w: F64, scale: F64 | float = 1.0) -> ND
         bound = 4.0 * np.where(np.isnan(per), np.inf, per).sum(-1)
         ok = np.isfinite(val) & (val > 0.0) & (bound <= 1e-13 * val)
     return np.asarray(~ok, dtype=bool)
+
+
+#: rows per block of :func:`redo`
+ROWS = 4096
+
+
+class Side(NamedTuple):
+    """One distribution of a mixed pair, row by row (``n`` rows of ``K`` atoms).
+
+    ``par``: the parameters as given, of ``kind`` ``"logits"`` (rows of logits; a
+    Bernoulli's logit ``l`` as the row ``[0, l]``), ``"probs"`` (rows of probabilities,
+    maybe unnormalised) or ``"bernoulli"`` (one probability ``p`` a row, the atoms
+    ``[1 - p, p]``); ``raw``: the float probabilities the fast kernel used, ``(n, K)``.
+    """
+
+    par: F64
+    kind: str
+    raw: F64
+
+
+def _positive(side: Side, sl: slice) -> NDArray[np.bool_]:
+    """Atoms of positive probability, from the parameters as given (a logit of -800 is)."""
+    par = side.par[sl]
+    if side.kind == "logits":
+        return np.asarray(~np.isneginf(par), dtype=bool)
+    if side.kind == "bernoulli":
+        return np.stack([par < 1.0, par > 0.0], -1)
+    return np.asarray(par > 0.0, dtype=bool)
+
+
+def _logs(side: Side, idx: NDArray[np.intp]) -> DD:
+    par = side.par[idx]
+    if side.kind == "logits":
+        return log_softmax_dd(par)
+    if side.kind == "bernoulli":  # 1 - p exact as a double-double
+        hi, lo = D.two_sum(np.ones_like(par), -par)
+        return log_probs_dd((np.stack([hi, par], -1), np.stack([lo, np.zeros_like(par)], -1)))
+    return log_probs_dd((par, np.zeros_like(par)))
+
+
+def redo(flat: NDArray[np.floating[Any]], p: Side, q: Side, scale: F64 | None = None) -> None:
+    r"""Redo in place the rows of ``flat`` (the fast values, KL / ``scale``) that need it.
+
+    Per block of :data:`ROWS` rows: rows where p has an atom that q lacks (as given) are
+    :math:`+\infty`; rows :func:`needs_care` flags get :func:`kl_rows`, and those it
+    doubts :func:`kl_rows_mp`.
+    """
+    n = flat.size
+    w_side = p if p.kind == "logits" else q
+    with np.errstate(all="ignore"):
+        for lo in range(0, n, ROWS):
+            sl = slice(lo, min(n, lo + ROWS))
+            pn = p.raw[sl] / p.raw[sl].sum(-1, keepdims=True)
+            qn = q.raw[sl] / q.raw[sl].sum(-1, keepdims=True)
+            w = pn if w_side is p else qn
+            s = 1.0 if scale is None else scale[sl]
+            val = np.asarray(flat[sl], dtype=np.float64)
+            infinite = (_positive(p, sl) & ~_positive(q, sl)).any(-1)
+            care = needs_care(val, pn, qn, w, s) & ~infinite
+            flat[sl][infinite] = np.inf
+            idx = np.flatnonzero(care)
+            if not idx.size:
+                continue
+            rows = idx + lo
+            sc = None if scale is None else scale[rows]
+            vals, unsure = kl_rows(_logs(p, rows), _logs(q, rows), 1.0 if sc is None else sc)
+            if unsure.any():
+                u = rows[unsure]
+                vals[unsure] = kl_rows_mp(
+                    p.par[u], p.kind, q.par[u], q.kind, None if sc is None else sc[unsure]
+                )
+            flat[sl][idx] = vals

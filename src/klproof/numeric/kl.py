@@ -1142,79 +1142,20 @@ def _bernoulli_kl(
     xp = p.probs if gp == "probs" else p.logits
     xq = q.probs if gq == "probs" else q.logits
     out = _run(kern2, [(xp, 0), (xq, 0)], shape, dt)
-    if gp != gq:
-        _mixed_bernoulli_fix(out, xp, xq, gp, per_success)
+    if gp != gq:  # see _mixed: the rounding of the logits side decided such KLs
+        ps, qs = _bernoulli_side(xp, gp, out.shape), _bernoulli_side(xq, gq, out.shape)
+        MX.redo(out.reshape(-1), ps, qs, ps.raw[:, 1] if per_success else None)
     return out
 
 
-#: rows per call of the double-double redo of mixed parametrisations (_mixed)
-_MIXED_ROWS = 4096
-
-
-def _dd_atoms(x: F64, given: str) -> MX.DD:
-    """Bernoulli parameters as two-atom rows ``(hi, lo)``.
-
-    Logits ``[0, l]``; probabilities ``[1 - q, q]`` as double-doubles (``1 - q`` exact
-    by two_sum).
-    """
+def _bernoulli_side(x: FArr, given: str, shape: tuple[int, ...]) -> MX.Side:
+    """A Bernoulli of a mixed pair for :func:`_mixed.redo` (logit ``l`` as logits ``[0, l]``)."""
+    a = np.broadcast_to(np.asarray(x, dtype=np.float64), shape).reshape(-1)
+    pp, pc = _pair_from(a, given)
+    raw = np.stack([pc, pp], -1)
     if given == "logits":
-        return np.stack([np.zeros_like(x), x], -1), np.zeros((x.size, 2))
-    hi, lo = DDA.two_sum(np.ones_like(x), -x)
-    return np.stack([hi, x], -1), np.stack([lo, np.zeros_like(x)], -1)
-
-
-def _mixed_bernoulli_fix(out: FArr, xp: FArr, xq: FArr, gp: str, per_success: bool) -> None:
-    """Redo in double-double the mixed (logits against probs) rows near the diagonal.
-
-    See :mod:`klproof.numeric._mixed`: the fast kernel's rounding of the logits side to
-    probabilities moved such KLs by up to 2 % at relative differences 1e-9.
-    """
-    flat = out.reshape(-1)
-    n = flat.size
-    a = np.broadcast_to(np.asarray(xp, dtype=np.float64), out.shape).reshape(-1)
-    b = np.broadcast_to(np.asarray(xq, dtype=np.float64), out.shape).reshape(-1)
-    gq = "probs" if gp == "logits" else "logits"
-    with np.errstate(all="ignore"):
-        for lo in range(0, n, _MIXED_ROWS):
-            sl = slice(lo, min(n, lo + _MIXED_ROWS))
-            pp, pc = _pair_from(a[sl], gp)
-            qq, qc = _pair_from(b[sl], gq)
-            pn, qn = np.stack([pc, pp], -1), np.stack([qc, qq], -1)
-            s = pp if per_success else 1.0
-            val = np.asarray(flat[sl], dtype=np.float64)
-            w = pn if gp == "logits" else qn
-            # p from finite logits has both atoms, q = 0 or 1 lacks one (the rounded
-            # sigmoid of a logit of -800 is 0, which hid the mismatch)
-            probs_side = b[sl] if gp == "logits" else None
-            infinite = (
-                (probs_side <= 0.0) | (probs_side >= 1.0)
-                if probs_side is not None
-                else np.zeros(val.shape, dtype=bool)
-            )
-            care = MX.needs_care(val, pn, qn, w, s) & ~infinite
-            flat[sl][infinite] = np.inf
-            idx = np.flatnonzero(care)
-            if not idx.size:
-                continue
-            sides = []
-            for x, g in ((a[sl][idx], gp), (b[sl][idx], gq)):
-                atoms = _dd_atoms(x, g)
-                sides.append(
-                    MX.log_softmax_dd(atoms[0]) if g == "logits" else MX.log_probs_dd(atoms)
-                )
-            scale = pp[idx] if per_success else None
-            vals, unsure = MX.kl_rows(sides[0], sides[1], 1.0 if scale is None else scale)
-            if unsure.any():
-                u = np.flatnonzero(unsure)
-                kinds = ["logits" if g == "logits" else "bernoulli" for g in (gp, gq)]
-                rows = [
-                    np.stack([np.zeros(u.size), x[idx][u]], -1) if k == "logits" else x[idx][u]
-                    for x, k in ((a[sl], kinds[0]), (b[sl], kinds[1]))
-                ]
-                vals[u] = MX.kl_rows_mp(
-                    rows[0], kinds[0], rows[1], kinds[1], None if scale is None else scale[u]
-                )
-            flat[sl][idx] = vals
+        return MX.Side(np.stack([np.zeros_like(a), a], -1), "logits", raw)
+    return MX.Side(a, "bernoulli", raw)
 
 
 #: Veltkamp's splitting constant :math:`2^{27} + 1`: halves of 26 bits whose products
@@ -1539,10 +1480,7 @@ def _k_categorical_logits(a: F64, b: F64) -> F64:
         # p and q are shifts of each other except in tiny atoms. From d alone, c_i of
         # ~1e-15 carried errors of ulp(d_i) (78% of a KL of 1.1e-37: logits
         # [1.06, 15.54, ...] against [-2.78, 11.69, ...])
-        nb = -b
-        d = a + nb
-        bv = d - a
-        e = (a - (d - bv)) + (nb - bv)
+        d, e = DDA.two_sum(a, -b)
         e = np.where(np.isfinite(e), e, 0.0)
         d = np.where(np.isneginf(b), 0.0, d)
         e = np.where(np.isneginf(b), 0.0, e)
@@ -1849,59 +1787,20 @@ def _kl_categorical_categorical(p: Categorical, q: Categorical) -> FArr:
         out: FArr = MK.categorical_probs_rows(*rows).reshape(shape)
     else:
         out = _run(MK.categorical_probs, [(pp, 1), (qp, 1)], shape, dt)
-    if p._given != q._given:
-        _mixed_categorical_fix(out, p, q)
+    if p._given != q._given:  # see _mixed: the rounding of the logits side decided such KLs
+        MX.redo(out.reshape(-1), _categorical_side(p, out.shape), _categorical_side(q, out.shape))
     return out
 
 
-def _mixed_categorical_fix(out: FArr, p: Categorical, q: Categorical) -> None:
-    """Redo in double-double the mixed (logits against probs) rows near the diagonal.
-
-    See :mod:`klproof.numeric._mixed`: the fast kernel's rounding of the logits side to
-    probabilities moved 636 of 800 such rows (relative differences 1e-12 ... 1e-2) by
-    more than 1e-12.
-    """
-    flat = out.reshape(-1)
-    n, k = flat.size, p.num_categories
-    target = (*out.shape, k)
-
-    def rows(d: Categorical) -> tuple[F64, F64]:
-        raw = np.broadcast_to(np.asarray(_cat_probs(d), dtype=np.float64), target)
-        given = d.logits if d._given == "logits" else raw
-        return raw.reshape(n, k), np.broadcast_to(np.asarray(given, np.float64), target).reshape(
-            n, k
-        )
-
-    (p_raw, p_par), (q_raw, q_par) = rows(p), rows(q)
-    with np.errstate(all="ignore"):
-        for lo in range(0, n, _MIXED_ROWS):
-            sl = slice(lo, min(n, lo + _MIXED_ROWS))
-            pn = p_raw[sl] / p_raw[sl].sum(-1, keepdims=True)
-            qn = q_raw[sl] / q_raw[sl].sum(-1, keepdims=True)
-            w = pn if p._given == "logits" else qn
-            val = np.asarray(flat[sl], dtype=np.float64)
-            # the support as given (a logit of -800 underflows to a probability of 0)
-            p_pos = ~np.isneginf(p_par[sl]) if p._given == "logits" else p_par[sl] > 0.0
-            q_zero = np.isneginf(q_par[sl]) if q._given == "logits" else q_par[sl] <= 0.0
-            infinite = (p_pos & q_zero).any(-1)
-            care = MX.needs_care(val, pn, qn, w) & ~infinite
-            flat[sl][infinite] = np.inf
-            idx = np.flatnonzero(care)
-            if not idx.size:
-                continue
-            sides = []
-            for d, par in ((p, p_par), (q, q_par)):
-                x = par[sl][idx]
-                sides.append(
-                    MX.log_softmax_dd(x)
-                    if d._given == "logits"
-                    else MX.log_probs_dd((x, np.zeros_like(x)))
-                )
-            vals, unsure = MX.kl_rows(sides[0], sides[1])
-            if unsure.any():
-                u = np.flatnonzero(unsure)
-                vals[u] = MX.kl_rows_mp(p_par[sl][idx][u], p._given, q_par[sl][idx][u], q._given)
-            flat[sl][idx] = vals
+def _categorical_side(d: Categorical, shape: tuple[int, ...]) -> MX.Side:
+    """A Categorical of a mixed pair for :func:`_mixed.redo`, rows ``(n, K)``."""
+    k = d.num_categories
+    n, target = math.prod(shape), (*shape, k)
+    raw = np.broadcast_to(np.asarray(_cat_probs(d), dtype=np.float64), target).reshape(n, k)
+    if d._given == "probs":
+        return MX.Side(raw, "probs", raw)
+    lg = np.broadcast_to(np.asarray(d.logits, dtype=np.float64), target).reshape(n, k)
+    return MX.Side(lg, "logits", raw)
 
 
 def _cat_probs(d: Categorical) -> FArr:

@@ -606,7 +606,7 @@ def _switch_form(family: str, q: Params) -> Params:
                 e = np.exp(lg - lg.max(-1, keepdims=True))
                 out["probs"] = np.asarray(e / e.sum(-1, keepdims=True), dtype=np.float64)
             else:
-                out["probs"] = np.asarray(1.0 / (1.0 + np.exp(-lg)), dtype=np.float64)
+                out["probs"] = _bern_probs(q)
     return out
 
 

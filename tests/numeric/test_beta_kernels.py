@@ -30,6 +30,9 @@ def test_remainder_polynomials(y: float) -> None:
         nu = mp.log(yy) - 1 / (2 * yy) - mp.digamma(yy)
     u = 1.0 / (y * y)
     assert abs(_horner(u, BK.MU_COEF) / y - float(mu)) <= 1e-17 + 2e-16 * float(mu)
+    # the kernel's form: monic polynomial times the leading coefficient
+    monic = _horner(u, (*BK.MU_MONIC, 1.0)) * BK.MU_LEAD
+    assert abs(monic / y - float(mu)) <= 1e-17 + 2e-16 * float(mu)
     assert abs(_horner(u, BK.NU_COEF) * u - float(nu)) <= 1e-17 + 2e-16 * float(nu)
 
 

@@ -267,7 +267,11 @@ def _c(x: float) -> F64:
     return np.asarray(x, dtype=np.float64)
 
 
-_MU_C = tuple(_c(v) for v in MU_COEF)
+#: MU_COEF over its leading coefficient (monic: one Horner pass fewer), which the mu rows'
+#: weights carry instead (_Work.wg)
+MU_LEAD = MU_COEF[-1]
+MU_MONIC = tuple(v / MU_LEAD for v in MU_COEF[:-1])
+_MU_M = tuple(_c(v) for v in MU_MONIC)
 _NU_C = tuple(_c(v) for v in NU_COEF)
 _HALF, _ONE, _EIGHT = _c(0.5), _c(1.0), _c(8.0)
 _C175 = _c(1.75)
@@ -324,6 +328,19 @@ def _horner_into(u: F64, coeffs: tuple[F64, ...], out: F64) -> F64:
         add(out, c, out)
         mul(out, u, out)
     add(out, coeffs[0], out)
+    return out
+
+
+def _monic_into(u: F64, coeffs: tuple[F64, ...], out: F64) -> F64:
+    """Write ``u**d + sum(c_k u**k)`` into ``out``, ``d = len(coeffs)`` (degree 0 upwards).
+
+    One pass fewer than :func:`_horner_into` (no product with a leading coefficient).
+    """
+    mul, add = np.multiply, np.add
+    add(u, coeffs[-1], out)
+    for c in coeffs[-2::-1]:
+        mul(out, u, out)
+        add(out, c, out)
     return out
 
 
@@ -384,7 +401,8 @@ class _Work:
             bufs[name] for name in ("z", "full", "xs", "vec", "g", "r")
         )
         self.small, self.ok = bufs["small"], bufs["ok"]
-        wg = [-1.0] * self.nden + [1.0] * (nr - self.nden)
+        # mu rows: mu*(Y) / MU_LEAD (monic polynomial), so their weights are -+MU_LEAD
+        wg = [-MU_LEAD] * self.nden + [MU_LEAD] * (nr - self.nden)
         wg += [-0.5] * k + [-0.5 * (k - 1)]  # tau_i, log r_0
         wg += [1.0] * nx + [1.0] * k + [1.0]  # c nu~, lead, log prod F
         # the pair logarithms: (y_i - 1/2) log R_i, -(y_0 - 1/2) log R_0; without q only
@@ -444,12 +462,12 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     # -- mu rows: Y = x + c8, c8 = 8 [x < 8] (a boolean times 8: no mask, no branch)
     sb = work.small[:, :m]
     np.less(z, _EIGHT, sb)
-    mul(sb, _EIGHT, c8)
+    mul(sb.view(np.uint8), _EIGHT, c8)
     add(z, c8, yy)
     div(_ONE, yy, inv)
     mul(inv, inv, u)
-    _horner_into(u, _MU_C, mu)
-    mul(mu, inv, mu)  # mu*(Y); its (x - 1/2) log(Y/x) goes into the pair logarithms
+    _monic_into(u, _MU_M, mu)
+    mul(mu, inv, mu)  # mu*(Y) / MU_LEAD; its (x - 1/2) log(Y/x): the pair logarithms
     # -- pair logarithms: log R, R = (Y_y x) / (y Y_x) (exactly 1 where neither shifts)
     if work.with_q:
         mul(yy[k + 2 :], z[1 : k + 1], pl[:k])

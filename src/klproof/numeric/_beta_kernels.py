@@ -194,6 +194,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from klproof.numeric import _dd as DD
 from klproof.numeric import _dirichlet_wide as DW
 from klproof.numeric import _special as S
 
@@ -203,6 +204,8 @@ Careful = Callable[..., F64]
 
 #: fast-form range of the concentrations and least KL kept (see the module docstring)
 _LO, _HI, _KL_MIN = 1e-3, 1e4, 0.05
+#: range of p's concentrations for :func:`_near` (its Dekker products need no rescaling)
+NEAR_LO, NEAR_HI = _LO, _HI
 #: least KL kept for K <= _KL_MIN_K components (module docstring, "Accuracy")
 _KL_MIN_SMALL_K, _KL_MIN_K = 0.02, 4
 #: E(K) = _ABS_ERR_PER_K (K + 2): bound on the fast form's absolute error (see _kl_min)
@@ -835,6 +838,46 @@ def _det2(a: F64, b: F64, c: F64, d: F64) -> F64:
     return np.asarray((h1 - h2) + (l1 - l2), dtype=np.float64)
 
 
+def dd_sum(v: F64) -> tuple[F64, F64]:
+    r"""Sums over the last axis as double-doubles ``(hi, lo)``, ``hi = fl(hi + lo)``.
+
+    Pairwise: each level adds neighbours by TwoSum and carries the rounding errors in
+    ``lo`` (plain sums, whose own errors are :math:`\epsilon` times those errors), so
+    ``hi + lo`` is the sum to about :math:`\epsilon^2 \log_2 K \sum |v_i|`; ``log2 K``
+    levels of NumPy calls whatever ``K``.
+    """
+    hi = np.asarray(v, dtype=np.float64)
+    lo = np.zeros_like(hi)
+    while hi.shape[-1] > 1:
+        if hi.shape[-1] % 2:
+            pad = np.zeros((*hi.shape[:-1], 1))
+            hi, lo = np.concatenate([hi, pad], -1), np.concatenate([lo, pad], -1)
+        hi, e = DD.two_sum(hi[..., 0::2], hi[..., 1::2])
+        lo = lo[..., 0::2] + lo[..., 1::2] + e
+    return DD.two_sum(hi[..., 0], lo[..., 0])
+
+
+def moves(x: F64, dx: F64, det2: Callable[[F64, F64, F64, F64], F64]) -> F64:
+    r"""Return :math:`m_i = \sum_j (y_i x_j - x_i y_j)` of rows ``(n, K)`` in O(K).
+
+    With :math:`\delta = y - x` **exact** (the near-diagonal rows: every
+    :math:`|\delta_i/x_i| < 1/4`, so Sterbenz's lemma applies),
+    :math:`m_i = y_i x_0 - x_i y_0 = \delta_i x_0 - x_i \delta_0`. The sums
+    :math:`x_0`, :math:`\delta_0` are double-doubles (:func:`dd_sum`), the determinant
+    of their leading parts is formed by ``det2`` (error-free products), their trailing
+    parts (:math:`\epsilon` times smaller) enter in plain arithmetic: so :math:`m_i`
+    carries a few ulp of itself plus :math:`\sim\epsilon^2 (|\delta_i| x_0 + x_i
+    \sum_j |\delta_j|)`, where the sum of the :math:`K` determinants
+    :math:`y_i x_j - x_i y_j` it replaces (``K`` passes over ``(n, K)``: O(K\ :sup:`2`)
+    per row) carried :math:`(K - 1)\,\epsilon\,x_i \sum_j x_j |y_j/x_j - y_i/x_i|`.
+    """
+    x0, x0l = dd_sum(x)
+    d0, d0l = dd_sum(dx)
+    m = det2(dx, x, d0[:, None], x0[:, None])
+    m += dx * x0l[:, None] - x * d0l[:, None]
+    return m
+
+
 def _near(x: F64, y: F64) -> F64:
     r"""KL of rows with every ``|y_i/x_i - 1| < 1/4``, concentrations in [1e-3, 1e4].
 
@@ -859,21 +902,20 @@ def _near(x: F64, y: F64) -> F64:
         3 if rel <= 1e-3 else 5 if rel <= 0.03 else 6 if rel <= 0.1 else 8
     )  # as kl._nodes_for, and 6 up to 0.1: (4/rel)**(-2n) = 40**-12 < 2e-19
     kk = x.shape[-1]
-    m = np.zeros_like(x)
-    for j in range(kk):
-        xj = np.broadcast_to(x[:, j : j + 1], x.shape)
-        yj = np.broadcast_to(y[:, j : j + 1], y.shape)
-        m += _det2(y, x, yj, xj)
+    m = moves(x, dx, _det2)
     tt = nodes[:, None, None]
     at = x[None] + tt * dx[None]  # (nodes, rows, K)
-    a0 = at[..., 0].copy()
-    for i in range(1, kk):
-        a0 += at[..., i]
-    others = a0[..., None] - at if kk == 2 else None
-    if others is None:
-        others = np.stack([np.delete(at, i, axis=-1).sum(-1) for i in range(kk)], -1)
+    if kk == 2:
+        a0 = at[..., 0] + at[..., 1]
+        others = at[..., ::-1].copy()  # the other component, exactly
     else:
-        others = at[..., ::-1].copy()  # K = 2: the other component, exactly
+        # the sum of the other components as the double-double a_0 less a_i: a_0's hi
+        # less a_i is exact where a_i >= hi/2 (Sterbenz) and else at least hi/2, so
+        # with lo added each is correct to ~1 ulp (the components here lie in [1e-3,
+        # 1.25e4], so every such sum is >= 1e-3, far above the ~eps^2 K 1e4 error of
+        # a_0's double-double), in O(K) instead of K sums of K - 1 components
+        a0, a0l = dd_sum(at)
+        others = (a0[..., None] - at) + a0l[..., None]
     rho = dx[None] / at
     dev = (m[None] / at) / a0[..., None]
     # main: sum_i (a_i + U_0 w_i) dev_i^2 = (1 + U_0/a_0) sum_i a_i dev_i^2, w_i = a_i/a_0,
@@ -890,9 +932,12 @@ def _near(x: F64, y: F64) -> F64:
     gd *= dx[None]
     gd *= rho
     gd += dev
-    total = gd[..., 0].copy()
-    for i in range(1, kk):  # (a sum over a short last axis is slow in NumPy)
-        total += gd[..., i]
+    if kk > 16:
+        total = gd.sum(-1)
+    else:
+        total = gd[..., 0].copy()
+        for i in range(1, kk):  # (a sum over a short last axis is slow in NumPy)
+            total += gd[..., i]
     total *= (weights * (1.0 - nodes))[:, None]
     return np.asarray(total.sum(0), np.float64)
 
@@ -1059,6 +1104,26 @@ def split_small(x: F64, y: F64) -> tuple[NDArray[np.bool_], F64]:
     return ok, np.asarray(np.maximum(total, 0.0), np.float64)
 
 
+def near_into(
+    out: F64, idx: NDArray[np.intp], x: F64, y: F64, rel: F64, near_rows: int = _NEAR_ROWS
+) -> None:
+    """``out[idx] = _near(x[idx], y[idx])``; ``rel``: each row's largest ``|y_i/x_i - 1|``.
+
+    By node-count class (:func:`_near` takes its nodes from the chunk's largest step),
+    then in chunks whose node arrays stay in cache: ``near_rows`` rows for ``K = 2``, in
+    proportion fewer for more components, so that a chunk's ``(nodes, rows, K)`` arrays
+    do not grow with ``K`` (but at least 64 rows: each call makes ~300 NumPy calls, which
+    on 8 rows of K = 16 cost 1.3 us per element against 0.28 on 64).
+    """
+    rows = max(64, near_rows * 2 // x.shape[-1])
+    cls = np.searchsorted(_NEAR_REL, rel[idx])
+    for c in range(len(_NEAR_REL) + 1):
+        part = idx[cls == c]
+        for lo in range(0, part.size, rows):
+            sel = part[lo : lo + rows]
+            out[sel] = _near(x[sel], y[sel])
+
+
 def _careful_rows(x: F64, y: F64, careful: Careful, near_rows: int = _NEAR_ROWS) -> F64:
     """Rows ``(m, K)`` flagged by :func:`_fast`, each by the first kernel that applies.
 
@@ -1070,17 +1135,9 @@ def _careful_rows(x: F64, y: F64, careful: Careful, near_rows: int = _NEAR_ROWS)
     with np.errstate(all="ignore"):
         rel = np.max(np.abs((y - x) / x), axis=-1)
         close = rel < 0.25
-        near = close & (np.min(x, axis=-1) >= _LO) & (np.max(x, axis=-1) <= _HI)
+        near = close & (np.min(x, axis=-1) >= NEAR_LO) & (np.max(x, axis=-1) <= NEAR_HI)
     if near.any():
-        idx = np.flatnonzero(near)
-        # by node-count class (_near takes its nodes from the chunk's largest step), then
-        # in chunks whose node arrays stay in cache
-        cls = np.searchsorted(_NEAR_REL, rel[idx])
-        for c in range(len(_NEAR_REL) + 1):
-            part = idx[cls == c]
-            for lo in range(0, part.size, near_rows):
-                sel = part[lo : lo + near_rows]
-                out[sel] = _near(x[sel], y[sel])
+        near_into(out, np.flatnonzero(near), x, y, rel, near_rows)
     if not near.all():
         # far rows: split_small as careful would, without its fast try (split_small
         # needs some |y_i/x_i - 1| >= 1/4: see there)

@@ -957,17 +957,22 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
             far = far & ~tiny
     if np.any(far):
         out[far] = _k_dirichlet_far(a[far], b[far])
-    if np.any(near):
-        x, y, dx = a[near], b[near], delta[near]
-        nodes, weights = S.gauss_legendre_01(_nodes_for(float(rel[near].max())))
+    nidx = np.flatnonzero(near)
+    if nidx.size:
+        # concentrations in BK's range: its _near, the same quadrature with a closed
+        # divided difference for U_i - U_0 (no nested quadrature; ~10x faster for K > 64)
+        inr = (_rowreduce(np.minimum, a[nidx]) >= BK.NEAR_LO) & (
+            _rowreduce(np.maximum, a[nidx]) <= BK.NEAR_HI
+        )
+        BK.near_into(out, nidx[inr], a, b, rel)
+        nidx = nidx[~inr]
+    if nidx.size:
+        x, y, dx = a[nidx], b[nidx], delta[nidx]
+        nodes, weights = S.gauss_legendre_01(_nodes_for(float(rel[nidx].max())))
         # rho_i - rho_bar = m_i / (a_i(t) a_0(t)) with the t-independent numerator
-        # m_i = sum_j (b_i a_j - a_i b_j), each 2x2 determinant formed exactly
+        # m_i = sum_j (b_i a_j - a_i b_j) = dx_i a_0 - a_i dx_0 (BK.moves: O(K))
         kk = x.shape[-1]
-        m = np.zeros_like(x)
-        for j in range(kk):
-            xj = np.broadcast_to(x[:, j : j + 1], x.shape)
-            yj = np.broadcast_to(y[:, j : j + 1], y.shape)
-            m += _det2(y, x, yj, xj)
+        m = BK.moves(x, dx, _det2)
         # integrand sum_i psi'(a_i) d_i^2 - psi'(a_0) (sum d)^2, as a sum of
         # non-negative terms (psi'(x) = 1/x + U(x)/x^2, U decreasing):
         #   sum_i (a_i + U(a_0) w_i) (rho_i - rho_bar)^2
@@ -978,7 +983,11 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
         at = x[None] + tt * dx[None]  # (nodes, rows, K)
         ones = np.ones(kk)
         a0 = at @ ones
-        others = np.stack([np.delete(at, i, axis=-1) @ np.ones(kk - 1) for i in range(kk)], -1)
+        # the sum of the other components: prefix plus suffix sums, positive terms only
+        # (at most K - 1 roundings, as the K sums of K - 1 components had; O(K))
+        others = np.zeros_like(at)
+        others[..., 1:] = np.cumsum(at[..., :-1], -1)
+        others[..., :-1] += np.cumsum(at[..., :0:-1], -1)[..., ::-1]
         rho = dx[None] / at
         dev = (m[None] / at) / a0[..., None]
         u0 = S.trigamma_excess(a0.reshape(-1)).reshape(a0.shape)
@@ -988,7 +997,7 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
         extra = (du * rho * rho) @ ones + u0 * (((others / a0[..., None]) * rho * rho) @ ones)
         acc = ((weights * (1.0 - nodes))[:, None] * (main + extra)).sum(0)
         del nn, rows
-        out[near] = acc
+        out[nidx] = acc
     return out
 
 

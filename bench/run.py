@@ -1125,6 +1125,11 @@ def speed_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def near_speed_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Section 7's rows as measured (seconds per call; inf and NaN as null)."""
+    return [{k: _number(v) if isinstance(v, float) else v for k, v in r.items()} for r in rows]
+
+
 def validation_json(val: list[tuple[str, float, float]], n: int) -> list[dict[str, Any]]:
     return [
         {
@@ -1301,9 +1306,7 @@ def main(argv: list[str] | None = None) -> int:
         "import": {"numpy": imp[0], "klproof": imp[1]},
         "speed": speed_json(rows),
         "validation": validation_json(val, n_val),
-        "near_speed": [
-            {k: _number(v) if isinstance(v, float) else v for k, v in r.items()} for r in near
-        ],
+        "near_speed": near_speed_json(near),
     }
     acc: list[dict[str, Any]] = []
     regions = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Callable
+from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
@@ -122,8 +123,6 @@ def test_near_quadrature_against_mpmath(k: int) -> None:
 def test_dd_sum_exact_to_eps_squared(k: int) -> None:
     """dd_sum: hi + lo is the exact sum (fractions) to 1e-30 relative to sum |v|, and
     hi is the float nearest to hi + lo; mixed signs that cancel to 1e-12 of the terms."""
-    from fractions import Fraction
-
     rng = np.random.default_rng(k)
     v = rng.normal(size=(20, k)) * _logu(rng, 1e-3, 1e3, (20, k))
     v[:10, -1] -= v[:10].sum(1) * (1.0 - 1e-12)  # near-total cancellation
@@ -140,8 +139,6 @@ def test_dd_sum_exact_to_eps_squared(k: int) -> None:
 def test_moves_against_exact(k: int) -> None:
     """m_i = sum_j (y_i x_j - x_i y_j) from BK.moves to 4 ulp of the exact value (fractions),
     also where the ratios y_i/x_i are nearly equal (m cancels to ~1e-10 of its terms)."""
-    from fractions import Fraction
-
     rng = np.random.default_rng(50 + k)
     x = _logu(rng, 1e-3, 1e4, (30, k))
     rel = _logu(rng, 1e-12, 0.2, (30, 1))

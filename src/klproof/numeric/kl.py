@@ -967,7 +967,7 @@ def _k_dirichlet(a: F64, b: F64) -> F64:
         BK.near_into(out, nidx[inr], a, b, rel)
         nidx = nidx[~inr]
     if nidx.size:
-        x, y, dx = a[nidx], b[nidx], delta[nidx]
+        x, dx = a[nidx], delta[nidx]
         nodes, weights = S.gauss_legendre_01(_nodes_for(float(rel[nidx].max())))
         # rho_i - rho_bar = m_i / (a_i(t) a_0(t)) with the t-independent numerator
         # m_i = sum_j (b_i a_j - a_i b_j) = dx_i a_0 - a_i dx_0 (BK.moves: O(K))

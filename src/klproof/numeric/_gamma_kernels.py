@@ -79,10 +79,12 @@ _NU_ECON = (
 #: the careful kernels hold up to ~100 float64 temporaries per element (quadrature
 #: nodes of several arrays each): they take the flagged elements in chunks of at most
 #: ``n // CAREFUL_SHARE`` (so that their temporaries stay below a quarter of the
-#: output) and at most ``CAREFUL_CHUNK`` (their temporaries stay in cache: chunks of
-#: 1e4 elements took 2.7x as long per element as chunks of 2048)
+#: output) and at most ``CAREFUL_CHUNK``: the quadrature's points go through
+#: :func:`mu2` in cache-sized passes whatever the chunk, so longer chunks pay fewer
+#: NumPy calls per element (the bench's Gamma pairs at N = 1e7: 1.95 ns per batch
+#: element for their 1 % flagged elements in chunks of 8192, 3.25 in chunks of 2048)
 CAREFUL_SHARE = 1000
-CAREFUL_CHUNK = 2048
+CAREFUL_CHUNK = 8192
 #: these kernels run ~130 NumPy calls per block, ~0.6 us of dispatch each: blocks of
 #: twice the driver's size were 5% faster (4e6 Gamma pairs: 23.8 against 25.0 ns per
 #: element, the working set then spills from L2 to L3 without a loss)
@@ -660,44 +662,146 @@ def _trigamma8(x: F64) -> F64:
     return out
 
 
-def _bregman_mu_nodes(x: F64, d: F64, nodes: int) -> F64:
+#: :math:`\mu''(Y) = \psi'(Y) - 1/Y - 1/(2Y^2) = r(u)/Y^3` on :math:`Y \ge 8`,
+#: :math:`u = 1/Y^2`: :math:`r` interpolates :math:`Y^3\mu''(Y)` at the 8 Chebyshev nodes
+#: of :math:`[0, 1/64]` (mpmath, 50 digits). Largest error relative to :math:`\mu''(Y)` on
+#: :math:`Y \ge 8`: 5.6e-17 (tests/numeric/test_gamma_kernels.py), where 7 nodes leave
+#: 8.8e-16 and the asymptotic series with 10 Bernoulli terms ~3e-14 at 8.
+MU2_COEF = (
+    0.16666666666666666,
+    -0.03333333333330476,
+    0.023809523770911365,
+    -0.03333331335581846,
+    0.07575246348177586,
+    -0.2523946862734603,
+    1.1093601965597248,
+    -4.575304142113963,
+)
+#: points per pass of :func:`mu2`: its ~10 chunk-sized buffers (64 KB each) stay in cache
+MU2_CHUNK = 8192
+
+
+def _mu2_into(x: F64, out: F64, buf: F64, sb: NDArray[np.bool_]) -> None:
+    """Write :func:`mu2` of ``x`` (1-d) into ``out``; ``buf`` is ``(8, x.size)`` scratch."""
+    mul, add, div = np.multiply, np.add, np.divide
+    half_s, y, inv, u, sq0, sq1, sq2, acc = buf
+    np.less(x, 8.0, out=sb)
+    mul(sb.view(np.uint8), 8.0, half_s)
+    add(x, half_s, y)
+    div(1.0, y, inv)
+    mul(inv, inv, u)
+    _horner_into(u, MU2_COEF, out)
+    mul(out, u, out)
+    mul(out, inv, out)  # mu''(Y)
+    # s * sum_{k<8} 1/(2 q_k^2 q_{k+1}^2), q_k = x + k, in the pairs (k, k + 1) for even k:
+    # (q_k^2 + q_{k+2}^2) / (q_k^2 q_{k+1}^2 q_{k+2}^2); on min(x, 8) (all q <= 16)
+    xc = inv  # 1/Y is no longer needed
+    np.minimum(x, 8.0, out=xc)
+    mul(xc, xc, sq0)
+    for k in (0.0, 2.0, 4.0, 6.0):
+        add(xc, k + 1.0, sq1)
+        mul(sq1, sq1, sq1)
+        add(xc, k + 2.0, sq2)
+        mul(sq2, sq2, sq2)
+        mul(sq1, sq0, sq1)
+        mul(sq1, sq2, sq1)
+        add(sq0, sq2, u)
+        if k == 0.0:
+            div(u, sq1, acc)
+        else:
+            div(u, sq1, u)
+            add(acc, u, acc)
+        sq0, sq2 = sq2, sq0
+    mul(half_s, 0.0625, half_s)  # s / 2
+    mul(acc, half_s, acc)
+    add(out, acc, out)
+
+
+def mu2(x: F64) -> F64:
+    r"""Return :math:`\mu''(x) = \psi'(x) - 1/x - 1/(2x^2)`, ``1e-150 <= x``, to a few ulp.
+
+    :math:`\mu` is Stirling's remainder of :math:`\log\Gamma` (its second derivative is
+    positive and decreasing). Branch-free, as :func:`_trigamma8`: at
+    :math:`Y = x + 8s \ge 8`, :math:`s = [x < 8]`, the polynomial ``MU2_COEF``, and below 8
+    the recurrence :math:`\mu''(x) - \mu''(x + 1) = 1/(2x^2(x + 1)^2)` (from
+    :math:`\psi'(x) - \psi'(x + 1) = 1/x^2`), so
+
+    .. math:: \mu''(x) = \mu''(Y) + s\sum_{k<8} \frac{1}{2\,q_k^2\,q_{k+1}^2},
+       \qquad q_k = x + k,
+
+    with the terms summed in pairs over a common denominator (four divisions). Every
+    term is positive: a few ulp relative for every ``x``, where
+    :math:`\tfrac12 - x + x^2\psi'(1 + x)` (the old integrand :math:`V(x) = x^2\mu''(x)`)
+    cancels ~300 ulp near 10 and needs a series branch above.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    n = flat.size
+    out = np.empty(n)
+    m = max(1, min(n, MU2_CHUNK))
+    buf = np.empty((8, m))
+    sb = np.empty(m, dtype=bool)
+    for lo in range(0, n, m):
+        hi = min(lo + m, n)
+        _mu2_into(flat[lo:hi], out[lo:hi], buf[:, : hi - lo], sb[: hi - lo])
+    return out.reshape(x.shape)
+
+
+#: node counts of :func:`bregman_mu_fast` by the largest :math:`|d/x|` they serve (each
+#: rule's error at its bound is below the integrand's rounding: see there)
+_BREG_NODES = ((1e-3, 3), (0.01, 4), (0.03, 5), (0.1, 6), (np.inf, 8))
+_BREG_BOUNDS = np.array([b for b, _ in _BREG_NODES[:-1]])
+_BREG_COUNTS = tuple(n for _, n in _BREG_NODES)
+
+
+@functools.cache
+def _breg_rule(nodes: int) -> tuple[F64, F64]:
+    """Gauss–Legendre nodes on [0, 1] and the weights times ``1 - tau``."""
     tau, w = S.gauss_legendre_01(nodes)
-    pts = (x[None, :] + tau[:, None] * d[None, :]).reshape(-1)
-    v = np.empty_like(pts)
-    big = pts >= 10.0
-    if np.any(big):
-        inv = 1.0 / pts[big]
-        v[big] = inv * S._horner(inv * inv, S._BERNOULLI)
-    sm = ~big
-    if np.any(sm):
-        xs = pts[sm]
-        v[sm] = 0.5 - xs + xs * xs * _trigamma8(1.0 + xs)
-    vals = (v / (pts * pts)).reshape(len(tau), -1)
-    return np.asarray(d * d * ((w * (1.0 - tau)) @ vals), dtype=np.float64)
+    return tau, w * (1.0 - tau)
 
 
 def bregman_mu_fast(x: F64, d: F64) -> F64:
-    r""":func:`~klproof.numeric._special.bregman_mu` with fewer nodes where they suffice.
+    r"""The Bregman divergence of Stirling's remainder :math:`\mu`, for ``|d| <= x/4``.
 
-    The same quadrature :math:`d^2 \int_0^1 (1 - \tau) V(x + \tau d)/(x + \tau d)^2\,d\tau`
-    with the same :math:`V(x) = \tfrac12 - x + x^2\psi'(1 + x)` below 10 and series
-    :math:`\sum_k B_{2k} x^{1-2k}` above (as :func:`~klproof.numeric._special.trigamma_v`),
-    but the trigamma from :func:`_trigamma8`, and 5 Gauss–Legendre nodes where
-    :math:`|d/x| \le 0.03`, 8 above (the integrand's only singularity, the pole of
-    :math:`\mu''` at 0, lies :math:`|x/d|` segment lengths away). Checked against
-    mpmath at 100-120 digits, shapes in :math:`[10^{-3}, 10^6]`: at :math:`|d/x|` near
-    1/4, 8 nodes were within 6.4e-16 where 7 nodes were off by 9.4e-14; at
-    :math:`|d/x| \in [0.02, 0.03]` 5 nodes gave 2.8e-14 against 2.6e-14 with 8; over
-    all of :math:`|d/x| \le 1/4`, 5.1e-14 at worst (the old ``bregman_mu``: 3.9e-14),
-    the rounding of :math:`V`'s cancellation near :math:`x = 10` (~300 ulp).
+    :math:`\mu(x + d) - \mu(x) - d\,\mu'(x) = d^2\int_0^1 (1 - \tau)\,
+    \mu''(x + \tau d)\,d\tau`, by Gauss–Legendre quadrature of :func:`mu2` (a positive
+    integrand formed to a few ulp, so the relative error is the integrand's plus the
+    rule's). The integrand's nearest singularity, the pole of :math:`\mu''` at 0, lies
+    :math:`|x/d|` segment lengths away, so the rule's error falls like
+    :math:`(|d/x|/4)^{2n}` with :math:`n` nodes: 3, 4, 5, 6 and 8 nodes up to
+    :math:`|d/x|` = 1e-3, 0.01, 0.03, 0.1 and 1/4 (``_BREG_NODES``). Against 80-digit
+    mpmath at each bound, shapes in :math:`[10^{-3}, 10^6]`: at most 7.7e-16 relative,
+    where one node fewer is off by 1.4e-12 (3 at 0.01), 3.3e-14 (4 at 0.03), 2.3e-13
+    (5 at 0.1) and 9.3e-14 (7 at 1/4). Before, the integrand was
+    :math:`(\tfrac12 - x + x^2\psi'(1 + x))/x^2`, which cancels ~300 ulp near 10
+    (5.1e-14 at worst), with a series branch above 10 and 5 or 8 nodes. All classes'
+    points go through one call of :func:`mu2` (per class, the ~2000 flagged elements of
+    a careful chunk took ~6 calls of its ~45 NumPy calls each).
     """
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     d = np.atleast_1d(np.asarray(d, dtype=np.float64))
     out = np.empty_like(x)
-    few = np.abs(d / x) <= 0.03
-    for grp, nodes in ((few, 5), (~few, 8)):  # NaN: 8 nodes
-        if np.any(grp):
-            out[grp] = _bregman_mu_nodes(x[grp], d[grp], nodes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.abs(d / x)
+    cls = np.searchsorted(_BREG_BOUNDS, ratio, side="left")  # NaN sorts last: 8 nodes
+    groups = []
+    parts = []
+    for c, nodes in enumerate(_BREG_COUNTS):
+        idx = np.flatnonzero(cls == c)
+        if idx.size:
+            tau, wt = _breg_rule(nodes)
+            pts = tau[:, None] * d[idx]
+            pts += x[idx]
+            groups.append((idx, wt))
+            parts.append(pts.reshape(-1))
+    vals = mu2(np.concatenate(parts)) if parts else np.empty(0)
+    start = 0
+    for idx, wt in groups:
+        stop = start + wt.size * idx.size
+        ds = d[idx]
+        out[idx] = (wt @ vals[start:stop].reshape(wt.size, idx.size)) * (ds * ds)
+        start = stop
     return out
 
 

@@ -575,35 +575,105 @@ def fast_gamma_gamma(a1: F64, b1: F64, a2: F64, b2: F64, *, scratch: _Scratch) -
 _MU1, _NU1 = (float(v[0]) for v in S.mu_nu_fast(np.ones(1)) if v is not None)
 
 
+def _mu_into(x: F64, out: F64, scr: _Scratch) -> F64:
+    r"""Write Stirling's remainder :math:`\mu(x)` of one row ``x`` into ``out``.
+
+    The pieces of :func:`fast_gamma_gamma` for one shape:
+    :math:`\mu(x) = L\,m(Y) + (x - \tfrac12)\log(Y/x) - \log G`, with the shift
+    :math:`Y = x + 8s`, the monic :math:`m = \mu^*/L` and :math:`G = (e^2/Y^2)^4 P(x)`
+    where shifted, 1 elsewhere (exact blend). Two logarithms, where
+    :func:`mu_nu_into` takes :math:`\log(Y^8/P)` and :math:`\log(Y/x)` and a few more
+    passes.
+    """
+    mul, add, sub, div, log = np.multiply, np.add, np.subtract, np.divide, np.log
+    sb = scr.bools("sb1")
+    c8, yy, inv, u, g, w = (scr(name) for name in ("c8", "yy", "inv", "u", "g", "w"))
+    np.less(x, _EIGHT, sb)
+    mul(sb.view(np.uint8), _EIGHT, c8)
+    add(x, c8, yy)
+    div(_ONE, yy, inv)
+    mul(inv, inv, u)
+    _monic_into(u, _MU_MONIC, out)
+    mul(out, inv, out)
+    mul(out, _MU_LEAD, out)  # mu*(Y)
+    # (x - 1/2) log(Y/x)
+    div(yy, x, w)
+    log(w, w)
+    sub(x, _HALF, inv)  # 1/Y is no longer needed
+    mul(w, inv, w)
+    add(out, w, out)
+    # - log G, G = (e^2 u)^4 P s + (1 - s), P = z (z + 6)(z + 10)(z + 12), z = x (x + 7)
+    mul(u, _E2, g)
+    mul(g, g, g)
+    mul(g, g, g)
+    z, aa = yy, inv  # Y and x - 1/2 are no longer needed
+    add(x, _C7, z)
+    mul(z, x, z)
+    add(z, _C6, w)
+    mul(z, w, aa)
+    mul(g, aa, g)
+    add(z, _C10, w)
+    add(z, _C12, z)
+    mul(w, z, w)
+    mul(g, w, g)
+    mul(c8, _EIGHTH, w)  # s
+    mul(g, w, g)
+    sub(_ONE, w, w)
+    add(g, w, g)
+    log(g, g)
+    sub(out, g, out)
+    return out
+
+
+def _mu_one_same() -> float:
+    r""":math:`\mu(1)` by :func:`_mu_into`'s own arithmetic (so that it cancels exactly)."""
+    scr = _Scratch(1)
+    out = np.empty(1)
+    _mu_into(np.ones(1), out, scr)
+    return float(out[0])
+
+
+#: mu(1) by _mu_into's arithmetic, and nu~(1) = nu(1) + 1/2 = Euler's gamma
+_MU1_SAME = _mu_one_same()
+_NU1_TILDE = _c(S.EULER_GAMMA)
+
+
 def fast_exponential_gamma(r: F64, a2: F64, b2: F64, *, scratch: _Scratch) -> tuple[F64, Fix]:
     r"""Fast block of KL(Exponential(r) || Gamma(a2, b2)): :func:`fast_gamma_gamma` at ``a1 = 1``.
 
-    With :math:`a_1 = 1`: :math:`\rho = a_2`, :math:`\sigma = b_2 / r`, and the bracket
-    is :math:`\mu(a_2) - \mu(1) + (a_2 - 1)\nu(1)` with the constants :math:`\mu(1),
-    \nu(1)` (formed once by the same arithmetic): one remainder per element.
+    With :math:`a_1 = 1`: :math:`\rho = a_2`, :math:`\sigma = b_2 / r`,
+    :math:`E = a_2/\sigma`, and, as in :func:`fast_gamma_gamma`,
+
+    .. math:: \mathrm{KL} = \sigma\,(E t - (E - 1)) + (a_2 - 1)\,\tilde\nu(1)
+       - \tfrac12\log a_2 + \mu(a_2) - \mu(1),
+
+    :math:`t = \log E`, :math:`\tilde\nu(1) = \nu(1) + \tfrac12 = \gamma` (Euler's
+    constant), :math:`\mu(a_2)` from :func:`_mu_into` and :math:`\mu(1)` formed once by
+    the same arithmetic: four logarithms per element where there were five and an
+    ``expm1``.
     """
     scr = scratch
-    sig, lr, ls, t = scr("sig"), scr("lr"), scr("ls"), scr("t")
-    np.divide(b2, r, out=sig)
-    np.log(a2, out=lr)
-    np.log(sig, out=ls)
+    mul, add, sub, div, log = np.multiply, np.add, np.subtract, np.divide, np.log
+    sig, e, lr, t = scr("sig"), scr("e"), scr("lr"), scr("t")
+    div(b2, r, sig)
+    div(a2, sig, e)
+    log(a2, lr)
+    log(e, t)
     bad = _fast_region(scr, (a2,), r, sig)
-    np.subtract(lr, ls, out=t)
-    out = scr("out")
-    tmp = scr("tmp")
-    _lead_into(None, sig, t, out, tmp)  # a1 = 1
-    np.subtract(a2, 1.0, out=tmp)
-    np.subtract(tmp, lr, out=tmp)
-    np.multiply(tmp, 0.5, out=tmp)
-    np.add(out, tmp, out=out)
+    out, tmp = scr("out"), scr("tmp")
+    mul(e, t, out)
+    sub(e, _ONE, tmp)
+    sub(out, tmp, out)
+    mul(out, sig, out)  # sigma (E t - (E - 1))
+    sub(a2, _ONE, tmp)
+    mul(tmp, _NU1_TILDE, tmp)
+    add(out, tmp, out)
+    mul(lr, _HALF, tmp)
+    sub(out, tmp, out)
     mu = scr("mu")
-    mu_nu_into(a2, mu, None, scr)
-    # (a2 - 1) nu(1) + mu(a2) - mu(1)
-    np.subtract(a2, 1.0, out=tmp)
-    np.multiply(tmp, _NU1, out=tmp)
-    np.add(tmp, mu, out=tmp)
-    np.subtract(tmp, _MU1, out=tmp)
-    np.add(out, tmp, out=out)
+    _mu_into(a2, mu, scr)
+    sub(mu, _MU1_SAME, mu)
+    add(out, mu, out)
     fix = _needs_careful(a2, t, sig, sig, out, scr)
     if bad is not None:
         fix |= bad

@@ -76,6 +76,8 @@ _G_COEF = tuple((-1.0) ** k / (k + 2) for k in range(12))
 _EM1MX_COEF = tuple(1.0 / float(np.prod(np.arange(1, k + 3))) for k in range(14))
 # k(t) = t e^t - e^t + 1 = t^2 * sum_{k>=0} (k + 1) t^k / (k + 2)!
 _K_COEF = tuple((k + 1.0) / float(np.prod(np.arange(1, k + 3))) for k in range(14))
+#: q_k_into evaluates the series on every element where at least 1/_K_DENSE of them need it
+_K_DENSE = 4
 
 _G_SMALL = 1e-2
 _EM1MX_SMALL = 5e-2
@@ -469,7 +471,23 @@ def q_k_into(q: F64, p: F64, t: F64, out: F64, tmp: F64) -> F64:
     np.add(out, q, out=out)  # far
     np.putmask(out, np.abs(t) <= 1.0, tmp)
     kmask = np.abs(t) < _K_SMALL
-    if kmask.any():
+    small = int(np.count_nonzero(kmask))
+    if small * _K_DENSE >= kmask.size:
+        # mostly small |t| (rows near the diagonal): the series on every element in place,
+        # t clipped into its range, then blended; gathering and scattering each element
+        # cost ~3x the series (Categorical rows moved by 1e-3: 45 % of the careful kernel)
+        ts = np.clip(t, -_K_SMALL, _K_SMALL, out=tmp)
+        acc = np.empty_like(out)
+        np.multiply(ts, _K_COEF[-1], out=acc)
+        np.add(acc, _K_COEF[-2], out=acc)
+        for c in _K_COEF[-3::-1]:
+            np.multiply(acc, ts, out=acc)
+            np.add(acc, c, out=acc)
+        np.multiply(acc, ts, out=acc)
+        np.multiply(acc, ts, out=acc)
+        np.multiply(acc, q, out=acc)
+        np.putmask(out, kmask, acc)
+    elif small:
         idx = np.flatnonzero(kmask)
         ts = t.reshape(-1)[idx] if t.ndim > 1 else t[idx]
         qq = np.broadcast_to(q, t.shape)

@@ -172,27 +172,14 @@ def q_k(q: F64, p: F64, t: F64) -> F64:
     :math:`|t| < 0.05`, :math:`q\,(t + (t - 1)\,\mathrm{expm1}(t))` for
     :math:`|t| \le 1` and :math:`p(t - 1) + q` beyond. Conventions: ``p = 0`` gives
     ``q`` (``0 log 0 = 0``); ``q = 0 < p`` arrives as ``t = +inf`` and gives ``+inf``.
-    Call inside ``np.errstate(all="ignore")``.
+    Call inside ``np.errstate(all="ignore")``. (:func:`q_k_into` with fresh arrays: its
+    series runs in place where most elements need it, as near the diagonal.)
     """
     q, p, t = np.broadcast_arrays(
         *(np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (q, p, t))
     )
-    em1 = np.expm1(np.minimum(t, 1.0))
-    mid = q * (t + (t - 1.0) * em1)
-    far = p * (t - 1.0) + q
-    out = np.where(np.abs(t) <= 1.0, mid, far)
-    if out.size:
-        kmask = t * t < _K_SMALL * _K_SMALL
-        if kmask.any():
-            idx = np.flatnonzero(kmask)
-            ts = t[idx]
-            out[idx] = q[idx] * (ts * ts * _horner(ts, _K_COEF))
-    # p = 0: the atom contributes q (0 log 0 = 0); a q that merely underflowed keeps its
-    # finite t and the far branch.
-    zero = p == 0.0
-    if zero.any():
-        out = np.where(zero, q, out)
-    return np.asarray(out, dtype=np.float64)
+    out = np.empty(t.shape)
+    return q_k_into(q, p, t, out, np.empty(t.shape))
 
 
 def kl_atom(p: F64, q: F64, diff: F64, scale: F64 | float = 1.0) -> F64:

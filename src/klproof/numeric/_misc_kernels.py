@@ -524,11 +524,9 @@ def _categorical_careful(p: F64, q: F64) -> F64:
 
 
 #: :func:`_categorical_near` covers rows whose every :math:`|t_i|` is at most
-#: ``_CAT_NEAR_T``; the coefficients :math:`1/(2j + 3)` of its series :math:`B(s^2)`
-#: (9 terms: the first left out is below 3e-20 relative at :math:`|t| = 0.15`,
-#: :math:`s^2 \le 6.6\cdot10^{-3}`)
+#: ``_CAT_NEAR_T``, i.e. :math:`|s_i| \le 0.081`: its series :math:`B(s^2)` is
+#: ``_special.ATANH_B``
 _CAT_NEAR_T = 0.15
-_CAT_NEAR_COEF = tuple(1.0 / (2.0 * j + 3.0) for j in range(9))
 #: least q_i for _categorical_near (its differences stay above the subnormal range), and
 #: its largest |Q - P| per category (4 units of roundoff: totals of rows that sum to 1)
 _CAT_NEAR_QMIN = 1e-290
@@ -603,7 +601,7 @@ def _categorical_near(
     np.add(t, 2.0, out=w2)
     np.divide(t, w2, out=w2)
     s2 = np.multiply(w2, w2, out=t)
-    coef = _CAT_NEAR_COEF
+    coef = S.ATANH_B
     rest = None if ok.all() else p[~ok]
     acc = np.multiply(s2, coef[-1], out=p)
     acc += coef[-2]

@@ -611,10 +611,19 @@ def _k_pareto(x1: F64, a1: F64, x2: F64, a2: F64, *, bufs: list[F64]) -> F64:
 
 @_buffers(3)
 def _k_poisson(r1: F64, r2: F64, *, bufs: list[F64]) -> F64:
+    r"""Poisson KL, by :func:`~klproof.numeric._special.rate_k_near_into` for close rates.
+
+    Elsewhere as :math:`r_2\,k(\log(r_1/r_2))` (:func:`~klproof.numeric._special.q_k_into`).
+    """
     diff, t, o = bufs
+    near = S.rate_k_near_into(r1, r2, o, t)
+    if near.all():
+        return o
     np.subtract(r1, r2, out=diff)
     S.log1p_ratio_into(r1, r2, diff, t)
-    return S.q_k_into(r2, r1, t, o, diff)
+    far = S.q_k_into(r2, r1, t, np.empty_like(o), diff)
+    np.putmask(o, ~near, far)
+    return o
 
 
 def _nodes_for(rel: float) -> int:

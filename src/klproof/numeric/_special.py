@@ -498,7 +498,9 @@ ATANH_B = tuple(1.0 / (2.0 * j + 3.0) for j in range(9))
 ATANH_S_MAX = 0.081
 
 
-def rate_k_near_into(r1: F64, r2: F64, out: F64, tmp: F64) -> NDArray[np.bool_]:
+def rate_k_near_into(
+    r1: F64, r2: F64, out: F64, tmp: F64, diff: F64 | None = None
+) -> NDArray[np.bool_]:
     r"""Write :math:`r_1\log(r_1/r_2) - r_1 + r_2` for close rates; return where it holds.
 
     With :math:`s = (r_1 - r_2)/(r_1 + r_2)` (so :math:`r_1/r_2 = (1 + s)/(1 - s)` and
@@ -510,10 +512,15 @@ def rate_k_near_into(r1: F64, r2: F64, out: F64, tmp: F64) -> NDArray[np.bool_]:
     exactly: no term cancels (:math:`s(1 + s)B \ge -0.03` for :math:`|s| \le 0.081`),
     :math:`r_1 - r_2` is exact (Sterbenz), so the value carries a few ulp, with ~27
     passes and no logarithm (``q_k_into`` on ``log1p`` takes three branches and ~40).
-    Elements with :math:`|s| > 0.081` (and NaN) get finite junk and a False in the
-    returned mask. Call inside ``np.errstate(all="ignore")``.
+    ``diff``, if given, is :math:`r_1 - r_2` formed more accurately than from the
+    rounded rates (as :math:`q - p` for the rounded :math:`1 - p, 1 - q`). Elements with
+    :math:`|s| > 0.081` (and NaN) get finite junk and a False in the returned mask. Call
+    inside ``np.errstate(all="ignore")``.
     """
-    np.subtract(r1, r2, out=out)
+    if diff is None:
+        np.subtract(r1, r2, out=out)
+    else:
+        np.copyto(out, diff)
     np.add(r1, r2, out=tmp)
     np.divide(out, tmp, out=out)  # s
     ok = np.abs(out) <= ATANH_S_MAX

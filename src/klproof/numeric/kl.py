@@ -1416,17 +1416,31 @@ def _k_bernoulli_poisson_fast(pr: F64, lam: F64, *, bufs: list[F64]) -> F64:
 
 @_buffers(7)
 def _k_bernoulli_pp_ws(p: F64, q: F64, *, bufs: list[F64]) -> F64:
-    """Bernoulli KL from two arrays of probabilities, in preallocated buffers."""
+    r"""Bernoulli KL from two arrays of probabilities, in preallocated buffers.
+
+    Both atoms by :func:`~klproof.numeric._special.rate_k_near_into` where their
+    probabilities are close (the second with the exact difference :math:`q - p`, not
+    that of the rounded :math:`1 - p, 1 - q`), else each as
+    :math:`q\,k(\log(p/q))` (:func:`~klproof.numeric._special.q_k_into`).
+    """
     pc, qc, diff, t, o1, o2, tmp = bufs
     np.subtract(1.0, p, out=pc)
     np.subtract(1.0, q, out=qc)
     np.subtract(p, q, out=diff)  # exact when p and q are close (given, not derived)
+    near = S.rate_k_near_into(p, q, o1, tmp, diff)
+    np.negative(diff, out=t)
+    near &= S.rate_k_near_into(pc, qc, o2, tmp, t)
+    if near.all():
+        np.add(o1, o2, out=o1)
+        return o1
+    close = o1 + o2
     S.log1p_ratio_into(p, q, diff, t)
     S.q_k_into(q, p, t, o1, tmp)
     np.negative(diff, out=diff)
     S.log1p_ratio_into(pc, qc, diff, t)
     S.q_k_into(qc, pc, t, o2, tmp)
     np.add(o1, o2, out=o1)
+    np.putmask(o1, near, close)
     return o1
 
 

@@ -430,7 +430,20 @@ def rm1mlog_into(d: F64, num: F64, den: F64, out: F64, tmp: F64) -> F64:
     np.subtract(d, out, out=out)
     np.abs(d, out=tmp)
     small = tmp < _G_SMALL
-    if small.any():
+    count = int(np.count_nonzero(small))
+    if count * _K_DENSE >= small.size:
+        # mostly small |d| (near the diagonal): the series on every element in place (d
+        # clipped into its range), then blended, as in q_k_into
+        dc = np.clip(d, -_G_SMALL, _G_SMALL, out=tmp)
+        acc = np.multiply(dc, _G_COEF[-1])
+        acc += _G_COEF[-2]
+        for c in _G_COEF[-3::-1]:
+            acc *= dc
+            acc += c
+        acc *= dc
+        acc *= dc
+        np.putmask(out, small, acc)
+    elif count:
         idx = np.flatnonzero(small)
         ds = d[idx]
         out[idx] = ds * ds * _horner(ds, _G_COEF)

@@ -191,12 +191,22 @@ def kl_atom(p: F64, q: F64, diff: F64, scale: F64 | float = 1.0) -> F64:
     """
     p, q, diff = (np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (p, q, diff))
     p, q, diff = np.broadcast_arrays(p, q, diff)
+    # close p and q: the atanh form (no logarithm, no branches), the rest below
+    near_val, tmp = np.empty(p.shape), np.empty(p.shape)
+    if isinstance(scale, float) and scale == 1.0:
+        near = rate_k_near_into(p, q, near_val, tmp, diff)
+    else:
+        near = rate_k_near_into(p / scale, q / scale, near_val, tmp, diff / scale)
+    if near.all():
+        return near_val
     u = diff / q
     t = np.log1p(np.maximum(u, -0.5))
     low = ~((u > -0.5) & (u < np.inf))  # p / q below 1/2, or past float64's range
     if np.any(low):
         t = np.where(low, log_ratio(p, q), t)
-    return q_k(q / scale, p / scale, t)
+    out = q_k(q / scale, p / scale, t)
+    np.putmask(out, near, near_val)
+    return out
 
 
 @functools.cache
@@ -527,8 +537,8 @@ def rate_k_near_into(
     passes and no logarithm (``q_k_into`` on ``log1p`` takes three branches and ~40).
     ``diff``, if given, is :math:`r_1 - r_2` formed more accurately than from the
     rounded rates (as :math:`q - p` for the rounded :math:`1 - p, 1 - q`). Elements with
-    :math:`|s| > 0.081` (and NaN) get finite junk and a False in the returned mask. Call
-    inside ``np.errstate(all="ignore")``.
+    :math:`|s| > 0.081`, NaN or :math:`r_1 + r_2` overflowing get junk and a False in the
+    returned mask. Call inside ``np.errstate(all="ignore")``.
     """
     if diff is None:
         np.subtract(r1, r2, out=out)
@@ -537,6 +547,7 @@ def rate_k_near_into(
     np.add(r1, r2, out=tmp)
     np.divide(out, tmp, out=out)  # s
     ok = np.abs(out) <= ATANH_S_MAX
+    ok &= tmp < np.inf  # r1 + r2 overflowing (s would be 0)
     np.clip(out, -ATANH_S_MAX, ATANH_S_MAX, out=out)
     s2 = np.multiply(out, out)
     acc = np.multiply(s2, ATANH_B[-1])

@@ -50,3 +50,42 @@ def test_rate_k_near_flags_what_it_does_not_cover() -> None:
     with np.errstate(all="ignore"):
         ok = S.rate_k_near_into(r1, r2, out, tmp)
     assert ok.tolist() == [True, False, False, False, False, False]
+
+
+def test_atanh_terms_cover_their_range() -> None:
+    """The first term left out stays below 2^-60 of B; 9 terms at the bound."""
+    for s_max in (0.0, 1e-12, 1e-6, 1e-3, 0.01, 0.05, S.ATANH_S_MAX):
+        n = S.atanh_terms(s_max)
+        assert 2 <= n <= len(S.ATANH_B)
+        if n < len(S.ATANH_B):
+            assert 3.0 * s_max ** (2 * n) / (2 * n + 3) <= 2.0**-60
+    assert S.atanh_terms(float("nan")) == len(S.ATANH_B)
+
+
+def test_rm1mlog_near_the_diagonal_matches_mpmath() -> None:
+    """r - 1 - log r where most |d| are small (the atanh branch), to a few ulp.
+
+    Blocks of moves up to 1e-8, 1e-3 and 0.2 (the last a fifth of the elements, with
+    some past the atanh form's 0.15, which take d - log1p(d): ~13 ulp there); measured
+    at most 6.1e-16 relative (1.2e-15 with the d - log1p(d) elements).
+    """
+    rng = np.random.default_rng(9)
+    worst = mp.mpf(0)
+    for spread in (1e-8, 1e-3, 0.2):
+        d = spread * rng.uniform(-1, 1, 300)
+        if spread > 0.15:
+            d[60:] *= 1e-3  # still mostly small: the atanh branch
+        d[:3] = [0.0, spread, -spread]
+        den = np.exp(rng.uniform(-5, 5, 300))
+        num = den * (1 + d)
+        d = (num - den) / den
+        out, tmp = np.empty(300), np.empty(300)
+        with np.errstate(all="ignore"):
+            S.rm1mlog_into(d, num, den, out, tmp)
+        assert out[0] == 0.0
+        with mp.workdps(60):
+            for x, v in zip(d[1:], out[1:], strict=True):
+                r = 1 + mp.mpf(x)
+                ref = r - 1 - mp.log(r)
+                worst = max(worst, abs(mp.mpf(v) - ref) / ref)
+    assert worst <= 5e-15

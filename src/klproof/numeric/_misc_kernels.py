@@ -601,13 +601,9 @@ def _categorical_near(
     np.add(t, 2.0, out=w2)
     np.divide(t, w2, out=w2)
     s2 = np.multiply(w2, w2, out=t)
-    coef = S.ATANH_B
     rest = None if ok.all() else p[~ok]
-    acc = np.multiply(s2, coef[-1], out=p)
-    acc += coef[-2]
-    for c in coef[-3::-1]:
-        acc *= s2
-        acc += c
+    t_max = _CAT_NEAR_T if math.isnan(w_max) else min(w_max, _CAT_NEAR_T)
+    acc = S.atanh_b_into(s2, S.atanh_terms(t_max / (2.0 - t_max)), p)
     s2 += w2  # s + s^2
     acc *= s2
     acc += 1.0

@@ -513,6 +513,9 @@ _CAT_TOL = 2.3e-16 / 1e-13
 #: kernel leaves in parts of n / (K _CAT_CAREFUL_SHARE) rows (~25 temporaries of a row
 #: each): either below a fifth of the output
 _CAT_FLUSH_SHARE = 16
+#: once a block has 3/4 of its rows flagged, the next ones skip the fast form, but for
+#: every _CAT_NEAR_RECHECK-th, which decides again
+_CAT_NEAR_RECHECK = 8
 _CAT_CAREFUL_SHARE = 100
 
 
@@ -717,12 +720,23 @@ def categorical_probs_rows(p: F64, q: F64) -> F64:
     chunk = max(64, min(rows, n // (_CAT_FLUSH_SHARE * max(k, 1))))
     part = max(64, n // (_CAT_CAREFUL_SHARE * max(k, 1)))
     pend = _CatPending(out, chunk, k, part, t)
+    every: NDArray[np.intp] | None = None  # the row numbers of a block, once needed
+    near_mode = False
     with np.errstate(all="ignore"):
-        for start in range(0, n, rows):
+        for i, start in enumerate(range(0, n, rows)):
             stop = min(start + rows, n)
             m = stop - start
             pb, qb = p[start:stop], q[start:stop]
+            if near_mode and i % _CAT_NEAR_RECHECK:
+                # rows near the diagonal: the fast form would flag them all, so they go
+                # to _categorical_near directly (a fast block it then redoes cost ~3
+                # ns/elt of ~15); every _CAT_NEAR_RECHECK-th block is tested again
+                if every is None:
+                    every = np.arange(rows)
+                pend.add(pb, qb, every[:m], start)
+                continue
             idx = _categorical_block(pb, qb, t[:m], out[start:stop], r[:m], lr[:m])
+            near_mode = idx.size * 4 >= m * 3
             if idx.size:
                 pend.add(pb, qb, idx, start)
         pend.finish()

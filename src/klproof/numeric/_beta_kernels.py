@@ -197,6 +197,7 @@ from numpy.typing import NDArray
 
 from klproof.numeric import _dd as DD
 from klproof.numeric import _dirichlet_wide as DW
+from klproof.numeric import _gamma_kernels as G
 from klproof.numeric import _special as S
 
 F64 = NDArray[np.float64]
@@ -266,9 +267,8 @@ NU_COEF = (
 )
 
 
-def _c(x: float) -> F64:
-    """A 0-d float64 array: a ufunc takes it faster than a Python float."""
-    return np.asarray(x, dtype=np.float64)
+#: a 0-d float64 array: a ufunc takes it faster than a Python float
+_c = G._c
 
 
 #: MU_COEF over its leading coefficient (monic: one Horner pass fewer), which the mu rows'
@@ -335,17 +335,8 @@ def _horner_into(u: F64, coeffs: tuple[F64, ...], out: F64) -> F64:
     return out
 
 
-def _monic_into(u: F64, coeffs: tuple[F64, ...], out: F64) -> F64:
-    """Write ``u**d + sum(c_k u**k)`` into ``out``, ``d = len(coeffs)`` (degree 0 upwards).
-
-    One pass fewer than :func:`_horner_into` (no product with a leading coefficient).
-    """
-    mul, add = np.multiply, np.add
-    add(u, coeffs[-1], out)
-    for c in coeffs[-2::-1]:
-        mul(out, u, out)
-        add(out, c, out)
-    return out
+#: ``u**d + sum(c_k u**k)`` into ``out`` (one Horner pass fewer than _horner_into)
+_monic_into = G._monic_into
 
 
 def _mu_one(x: float) -> float:
@@ -723,17 +714,10 @@ def _u(x: F64) -> F64:
 
 #: p_1 of TRI_COEF with 8 terms (7 Chebyshev nodes interpolate psi' to 2e-18, but the
 #: divided differences of _g_diff see the derivative of the interpolation error, largest
-#: at Y = 8: 5.6e-15 relative with 7 terms, 6.7e-16 with these 8; mpmath, 50 digits)
-GD_COEF = (
-    0.16666666666666666,
-    -0.03333333333330476,
-    0.023809523770911365,
-    -0.03333331335581846,
-    0.07575246348177586,
-    -0.2523946862734603,
-    1.1093601965597248,
-    -4.575304142113963,
-)
+#: at Y = 8: 5.6e-15 relative with 7 terms, 6.7e-16 with these 8; mpmath, 50 digits):
+#: the same interpolant as ``_gamma_kernels.MU2_COEF`` (Y^3 mu''(Y) = Y^3 psi'(Y) - Y^2
+#: - Y/2 = p_1)
+GD_COEF = G.MU2_COEF
 _GD_C = tuple(_c(v) for v in GD_COEF)
 _J_C = tuple((_c(float(j)), _c(float(j * j))) for j in range(1, 8))
 

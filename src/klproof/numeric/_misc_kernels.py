@@ -28,14 +28,7 @@ F64 = NDArray[np.float64]
 _buffers = S.buffers
 
 
-def _horner_into(x: F64, coeffs: tuple[float, ...], out: F64) -> F64:
-    """Write ``sum(c_k x**k)`` (coefficients from degree 0 upwards) into ``out``."""
-    np.multiply(x, coeffs[-1], out=out)
-    out += coeffs[-2]
-    for c in coeffs[-3::-1]:
-        out *= x
-        out += c
-    return out
+_horner_into = S.horner_into
 
 
 def _redo(

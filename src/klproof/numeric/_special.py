@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -565,15 +565,19 @@ def atanh_terms(s_max: float) -> int:
     return len(ATANH_B)
 
 
-def atanh_b_into(s2: F64, n: int, out: F64) -> F64:
-    """Write :math:`B(s^2)` from its first ``n >= 2`` terms into ``out`` (Horner)."""
-    coef = ATANH_B[:n]
-    np.multiply(s2, coef[-1], out=out)
-    out += coef[-2]
-    for c in coef[-3::-1]:
-        out *= s2
+def horner_into(x: F64, coeffs: Sequence[float | F64], out: F64) -> F64:
+    """Write ``sum(c_k x**k)`` into ``out`` (coefficients from degree 0 upwards, two or more)."""
+    np.multiply(x, coeffs[-1], out=out)
+    out += coeffs[-2]
+    for c in coeffs[-3::-1]:
+        out *= x
         out += c
     return out
+
+
+def atanh_b_into(s2: F64, n: int, out: F64) -> F64:
+    """Write :math:`B(s^2)` from its first ``n >= 2`` terms into ``out`` (Horner)."""
+    return horner_into(s2, ATANH_B[:n], out)
 
 
 def rate_k_near_into(

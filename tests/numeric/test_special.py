@@ -43,13 +43,24 @@ def test_rate_k_near_matches_mpmath() -> None:
 
 
 def test_rate_k_near_flags_what_it_does_not_cover() -> None:
-    """Rates far apart, zero and NaN come back flagged (the caller's other branch)."""
-    r1 = np.array([1.0, 1.2, 0.0, 1.0, np.nan, np.inf])
-    r2 = np.array([1.05, 1.0, 1.0, 0.0, 1.0, 1.0])
-    out, tmp = np.empty(6), np.empty(6)
+    """Rates far apart, zero, NaN and overflowing sums come back flagged.
+
+    And where fewer than a quarter of the elements are close, all are (the caller's
+    general form then serves every element: the series is not formed).
+    """
+    close = 1.0 + 1e-3 * np.arange(1, 13)
+    r1 = np.concatenate([close, [1.2, 0.0, 1.0, np.nan, np.inf, 1.5e308]])
+    r2 = np.concatenate([np.ones(12), [1.0, 1.0, 0.0, 1.0, 1.0, 1.5e308]])
+    out, tmp = np.empty(18), np.empty(18)
     with np.errstate(all="ignore"):
         ok = S.rate_k_near_into(r1, r2, out, tmp)
-    assert ok.tolist() == [True, False, False, False, False, False]
+        assert ok.tolist() == [True] * 12 + [False] * 6
+        mostly_far = S.rate_k_near_into(r1[11:], r2[11:], out[11:], tmp[11:])
+        # the probe of the first 64 elements: 40 far ones first, then close ones
+        probe_r1 = np.concatenate([np.full(40, 2.0), np.full(60, 1.001)])
+        probed = S.rate_k_near_into(probe_r1, np.ones(100), np.empty(100), np.empty(100))
+    assert not mostly_far.any()
+    assert not probed.any()
 
 
 def test_atanh_terms_cover_their_range() -> None:

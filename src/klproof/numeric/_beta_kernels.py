@@ -243,6 +243,12 @@ _BLOCK_SHARE = 0.36
 #: ~1.8-5.3 KB per chunk row; so a flush of n / 1024 rows, all far, takes <= 0.2 KB per
 #: batch element, i.e. <= 0.02 of the output per KB, and a chunk of n / 4096 rows <= 0.02)
 _FIX_PER, _NEAR_PER = 1024, 4096
+#: peak bytes of the near quadrature per unit of ``near_rows`` (a chunk has
+#: ``2 near_rows / K`` rows of ~1.4 K KB each: see near_into)
+_NEAR_BYTES = 2800
+#: once a block has 3/4 of its rows flagged, _driver's next blocks skip the fast form,
+#: but for every _NEAR_RECHECK-th, which decides again
+_NEAR_RECHECK = 8
 
 #: Stirling's remainders on Y >= 8 as polynomials in u = 1/Y^2:
 #: mu*(Y) = g(u)/Y and nu*(Y) = u h(u), g and h interpolating Y mu(Y) and Y^2 nu(Y) at the
@@ -305,6 +311,18 @@ def _rows(k: int, with_q: bool, n: int) -> int:
     cap = int(_BLOCK_SHARE * 8 * n / _Work.row_bytes(k, with_q))
     rows = min(max(_MIN_ROWS, min(_MAX_ROWS, _STACK // nr)), max(256, cap))
     return max(1, min(n, rows))
+
+
+class _NearRows:
+    """Rows per near-diagonal chunk, ``normal`` or ``big``.
+
+    ``big`` while :func:`_driver` has released its block buffers (near mode): the larger
+    chunks take their bytes.
+    """
+
+    def __init__(self, normal: int, work: _Work) -> None:
+        self.normal = self.rows = normal
+        self.big = min(_NEAR_ROWS, normal + work.nbytes() // _NEAR_BYTES)
 
 
 def _careful_sizes(n: int) -> tuple[int, int]:
@@ -388,14 +406,8 @@ class _Work:
         nr = 2 * nx if with_q else nx
         self.nr = nr
         self.nden = self.xo + k  # mu weight -1
-        bufs: dict[str, NDArray[Any]] = {
-            name: np.empty((*lead, rows), dtype=dt)
-            for name, (lead, dt) in self.layout(k, with_q).items()
-        }
-        self.z, self.full, self.xs, self.vec, self.g, self.r = (
-            bufs[name] for name in ("z", "full", "xs", "vec", "g", "r")
-        )
-        self.small, self.ok = bufs["small"], bufs["ok"]
+        self.live = False
+        self.acquire()
         # mu rows: mu*(Y) / MU_LEAD (monic polynomial), so their weights are -+MU_LEAD
         wg = [-MU_LEAD] * self.nden + [MU_LEAD] * (nr - self.nden)
         wg += [-0.5] * k + [-0.5 * (k - 1)]  # tau_i, log r_0
@@ -410,6 +422,31 @@ class _Work:
         self.const = _c(const)
         self.kk = _c(float(k))
         self.kl_min = _c(_kl_min(k))
+
+    def acquire(self) -> None:
+        """Allocate the block buffers (again, after :meth:`release`)."""
+        if self.live:
+            return
+        bufs: dict[str, NDArray[Any]] = {
+            name: np.empty((*lead, self.rows), dtype=dt)
+            for name, (lead, dt) in self.layout(self.k, self.with_q).items()
+        }
+        self.z, self.full, self.xs, self.vec, self.g, self.r = (
+            bufs[name] for name in ("z", "full", "xs", "vec", "g", "r")
+        )
+        self.small, self.ok = bufs["small"], bufs["ok"]
+        self.live = True
+
+    def release(self) -> None:
+        """Drop the block buffers while no fast block runs (:func:`_driver`'s near mode)."""
+        empty = np.empty((0, 0))
+        self.z = self.full = self.xs = self.vec = self.g = self.r = empty
+        self.small = self.ok = np.empty((0, 0), dtype=bool)
+        self.live = False
+
+    def nbytes(self) -> int:
+        """Bytes of the block buffers."""
+        return self.row_bytes(self.k, self.with_q) * self.rows
 
 
 def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
@@ -1145,8 +1182,15 @@ def _driver(
     n: int,
     out: FArr,
     work: _Work,
+    near: _NearRows | None = None,
 ) -> None:
-    """Fast values block by block into ``out`` (flat); flagged rows redone by ``careful``."""
+    """Fast values block by block into ``out`` (flat); flagged rows redone by ``careful``.
+
+    With ``near`` (the near-chunk sizes ``careful`` reads), blocks after one with 3/4 of
+    its rows flagged go to ``careful`` whole, without the fast form (re-tested every
+    ``_NEAR_RECHECK``-th block), with the block buffers released and ``near.big`` rows
+    per near chunk.
+    """
     rows = work.rows
     fix_rows = _careful_sizes(n)[0]
     pending: list[NDArray[np.intp]] = []
@@ -1158,17 +1202,32 @@ def _driver(
         sub = [a if a.ndim == 0 else np.asarray(a[idx], np.float64) for a in prepared]
         out[idx] = careful(*sub)
 
+    every: NDArray[np.intp] | None = None  # a block's row numbers, once needed
+    near_mode = False
     with np.errstate(all="ignore"):
-        for start in range(0, n, rows):
+        for i, start in enumerate(range(0, n, rows)):
             stop = min(start + rows, n)
             m = stop - start
             blk = [a if a.ndim == 0 else a[start:stop] for a in prepared]
-            load(blk, work, m)
-            vals, ok = _fast(work, m)
-            if finish is not None:
-                finish(blk, vals, m)
-            out[start:stop] = vals
-            idx = np.flatnonzero(~ok)
+            if near_mode and i % _NEAR_RECHECK:
+                # rows near the diagonal: the fast block would flag them all; its
+                # buffers are released and their memory serves longer near chunks
+                if every is None:
+                    every = np.arange(rows)
+                idx = every[:m]
+            else:
+                work.acquire()
+                load(blk, work, m)
+                vals, ok = _fast(work, m)
+                if finish is not None:
+                    finish(blk, vals, m)
+                out[start:stop] = vals
+                idx = np.flatnonzero(~ok)
+                near_mode = idx.size * 4 >= m * 3 and near is not None
+                if near is not None:
+                    near.rows = near.big if near_mode else near.normal
+                if near_mode:
+                    work.release()
             if idx.size:
                 pending.append(idx + start)
                 count += idx.size
@@ -1210,7 +1269,7 @@ def kl_beta_beta(
     flat = out.reshape(-1)
     prepared = _flat_scalars([a1, b1, a2, b2], shape)
     work = _Work(2, True, _rows(2, True, n))
-    near_rows = _careful_sizes(n)[1]
+    near = _NearRows(_careful_sizes(n)[1], work)
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         z = wk.z  # [y_0, x_1, x_2, x_0, y_1, y_2]
@@ -1219,9 +1278,9 @@ def kl_beta_beta(
 
     def slow(x1: F64, x2: F64, y1: F64, y2: F64) -> F64:
         xs = np.stack(np.broadcast_arrays(*(np.atleast_1d(t) for t in (x1, x2, y1, y2))), -1)
-        return _careful_rows(xs[:, :2], xs[:, 2:], careful, near_rows)
+        return _careful_rows(xs[:, :2], xs[:, 2:], careful, near.rows)
 
-    _driver(load, None, slow, prepared, n, flat, work)
+    _driver(load, None, slow, prepared, n, flat, work, near)
     return out
 
 
@@ -1258,7 +1317,7 @@ def kl_beta_uniform(
     flat = out.reshape(-1)
     prepared = _flat_scalars([a, b, lo, hi], shape)
     work = _Work(2, False, _rows(2, False, n))
-    near_rows = _careful_sizes(n)[1]
+    near = _NearRows(_careful_sizes(n)[1], work)
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         wk.z[0, :m] = blk[0]
@@ -1272,10 +1331,10 @@ def kl_beta_uniform(
     def slow(x1: F64, x2: F64, l_: F64, h_: F64) -> F64:
         x1, x2, l_, h_ = np.broadcast_arrays(*(np.atleast_1d(t) for t in (x1, x2, l_, h_)))
         xs = np.stack([x1, x2], -1)
-        val = _careful_rows(xs, np.ones_like(xs), careful, near_rows) + _log_width(l_, h_)
+        val = _careful_rows(xs, np.ones_like(xs), careful, near.rows) + _log_width(l_, h_)
         return np.asarray(np.where((l_ <= 0.0) & (h_ >= 1.0), val, np.inf), np.float64)
 
-    _driver(load, finish, slow, prepared, n, flat, work)
+    _driver(load, finish, slow, prepared, n, flat, work, near)
     return out
 
 
@@ -1302,14 +1361,14 @@ def kl_dirichlet(
         for a in (x, y)
     ]
     work = _Work(k, True, _rows(k, True, n))
-    near_rows = _careful_sizes(n)[1]
+    near = _NearRows(_careful_sizes(n)[1], work)
 
     def load(blk: list[NDArray[Any]], wk: _Work, m: int) -> None:
         wk.z[1 : k + 1, :m] = blk[0].T
         wk.z[k + 2 :, :m] = blk[1].T
 
     def slow(x: F64, y: F64) -> F64:
-        return _careful_rows(x, y, careful, near_rows)
+        return _careful_rows(x, y, careful, near.rows)
 
-    _driver(load, None, slow, prepared, n, flat, work)
+    _driver(load, None, slow, prepared, n, flat, work, near)
     return out

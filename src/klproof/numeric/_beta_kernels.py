@@ -246,9 +246,6 @@ _FIX_PER, _NEAR_PER = 1024, 4096
 #: peak bytes of the near quadrature per unit of ``near_rows`` (a chunk has
 #: ``2 near_rows / K`` rows of ~1.4 K KB each: see near_into)
 _NEAR_BYTES = 2800
-#: once a block has 3/4 of its rows flagged, _driver's next blocks skip the fast form,
-#: but for every _NEAR_RECHECK-th, which decides again
-_NEAR_RECHECK = 8
 
 #: Stirling's remainders on Y >= 8 as polynomials in u = 1/Y^2:
 #: mu*(Y) = g(u)/Y and nu*(Y) = u h(u), g and h interpolating Y mu(Y) and Y^2 nu(Y) at the
@@ -342,15 +339,8 @@ def _kl_min(k: int) -> float:
     return max(_KL_MIN, 3.0 * _ABS_ERR_PER_K * (k + 2) / 1e-12)
 
 
-def _horner_into(u: F64, coeffs: tuple[F64, ...], out: F64) -> F64:
-    """Write ``sum(c_k u**k)`` into ``out`` (coefficients from degree 0 upwards)."""
-    mul, add = np.multiply, np.add
-    mul(u, coeffs[-1], out)
-    for c in coeffs[-2:0:-1]:
-        add(out, c, out)
-        mul(out, u, out)
-    add(out, coeffs[0], out)
-    return out
+#: ``sum(c_k u**k)`` into ``out`` (coefficients from degree 0 upwards)
+_horner_into = S.horner_into
 
 
 #: ``u**d + sum(c_k u**k)`` into ``out`` (one Horner pass fewer than _horner_into)
@@ -493,11 +483,7 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
 
     # -- mu rows: Y = x + c8, c8 = 8 [x < 8] (the boolean as uint8 times 8: no branch)
     sb = work.small[:, :m]
-    np.less(z, _EIGHT, sb)
-    mul(sb.view(np.uint8), _EIGHT, c8)
-    add(z, c8, yy)
-    div(_ONE, yy, inv)
-    mul(inv, inv, u)
+    G.shift_into(z, sb, c8, yy, inv, u)
     _monic_into(u, _MU_M, mu)
     mul(mu, inv, mu)  # mu*(Y) / MU_LEAD; its (x - 1/2) log(Y/x): the pair logarithms
     # -- pair logarithms: log R, R = (Y_y x) / (y Y_x) (exactly 1 where neither shifts)
@@ -1188,7 +1174,7 @@ def _driver(
 
     With ``near`` (the near-chunk sizes ``careful`` reads), blocks after one with 3/4 of
     its rows flagged go to ``careful`` whole, without the fast form (re-tested every
-    ``_NEAR_RECHECK``-th block), with the block buffers released and ``near.big`` rows
+    ``_special.NEAR_RECHECK``-th block), with the block buffers released and ``near.big`` rows
     per near chunk.
     """
     rows = work.rows
@@ -1209,7 +1195,7 @@ def _driver(
             stop = min(start + rows, n)
             m = stop - start
             blk = [a if a.ndim == 0 else a[start:stop] for a in prepared]
-            if near_mode and i % _NEAR_RECHECK:
+            if near_mode and i % S.NEAR_RECHECK:
                 # rows near the diagonal: the fast block would flag them all; its
                 # buffers are released and their memory serves longer near chunks
                 if every is None:
@@ -1223,7 +1209,7 @@ def _driver(
                     finish(blk, vals, m)
                 out[start:stop] = vals
                 idx = np.flatnonzero(~ok)
-                near_mode = idx.size * 4 >= m * 3 and near is not None
+                near_mode = near is not None and S.mostly_flagged(idx.size, m)
                 if near is not None:
                     near.rows = near.big if near_mode else near.normal
                 if near_mode:

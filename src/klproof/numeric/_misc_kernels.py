@@ -506,9 +506,6 @@ _CAT_TOL = 2.3e-16 / 1e-13
 #: kernel leaves in parts of n / (K _CAT_CAREFUL_SHARE) rows (~25 temporaries of a row
 #: each): either below a fifth of the output
 _CAT_FLUSH_SHARE = 16
-#: once a block has 3/4 of its rows flagged, the next ones skip the fast form, but for
-#: every _CAT_NEAR_RECHECK-th, which decides again
-_CAT_NEAR_RECHECK = 8
 _CAT_CAREFUL_SHARE = 100
 
 
@@ -598,7 +595,7 @@ def _categorical_near(
     np.divide(t, w2, out=w2)
     s2 = np.multiply(w2, w2, out=t)
     rest = None if ok.all() else p[~ok]
-    t_max = _CAT_NEAR_T if math.isnan(w_max) else min(w_max, _CAT_NEAR_T)
+    t_max = min(w_max, _CAT_NEAR_T)  # NaN stays NaN: atanh_terms then takes all terms
     acc = S.atanh_b_into(s2, S.atanh_terms(t_max / (2.0 - t_max)), p)
     s2 += w2  # s + s^2
     acc *= s2
@@ -720,16 +717,16 @@ def categorical_probs_rows(p: F64, q: F64) -> F64:
             stop = min(start + rows, n)
             m = stop - start
             pb, qb = p[start:stop], q[start:stop]
-            if near_mode and i % _CAT_NEAR_RECHECK:
+            if near_mode and i % S.NEAR_RECHECK:
                 # rows near the diagonal: the fast form would flag them all, so they go
                 # to _categorical_near directly (a fast block it then redoes cost ~3
-                # ns/elt of ~15); every _CAT_NEAR_RECHECK-th block is tested again
+                # ns/elt of ~15); every NEAR_RECHECK-th block is tested again
                 if every is None:
                     every = np.arange(rows)
                 pend.add(pb, qb, every[:m], start)
                 continue
             idx = _categorical_block(pb, qb, t[:m], out[start:stop], r[:m], lr[:m])
-            near_mode = idx.size * 4 >= m * 3
+            near_mode = S.mostly_flagged(idx.size, m)
             if idx.size:
                 pend.add(pb, qb, idx, start)
         pend.finish()

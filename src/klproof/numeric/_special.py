@@ -541,6 +541,18 @@ def q_k_into(q: F64, p: F64, t: F64, out: F64, tmp: F64) -> F64:
     return out
 
 
+#: The block drivers' near mode (``_gamma_kernels.run_deferred``, ``_beta_kernels._driver``,
+#: ``_misc_kernels.categorical_probs_rows``): after a block with 3/4 of its elements
+#: flagged, the next blocks skip the fast form (rows near the diagonal, which it would
+#: flag all the same), but for every ``NEAR_RECHECK``-th, which decides again
+NEAR_RECHECK = 8
+
+
+def mostly_flagged(flagged: int, size: int) -> bool:
+    """Whether a block with ``flagged`` of ``size`` elements flagged starts the near mode."""
+    return flagged * 4 >= size * 3
+
+
 #: :math:`B(s^2) = \sum_{j \ge 0} s^{2j}/(2j + 3)`, the atanh series of
 #: :func:`rate_k_near_into` (and ``_misc_kernels._categorical_near``): 9 terms, the first
 #: left out below 3e-20 relative for :math:`|s| \le` ``ATANH_S_MAX`` (:math:`s^2 \le

@@ -459,10 +459,10 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     pl = g[nr + 2 * nx + k + 1 :]
     r = work.r[:, :m]
     xr = z[xo : xo + nx]  # x_1 .. x_K, x_0
-    add.reduce(z[xo : xo + k], 0, out=xr[k])
+    S.fold_rows_into(add, z[xo : xo + k], xr[k])
     if work.with_q:
         yi = z[k + 2 : 2 * k + 2]
-        add.reduce(yi, 0, out=z[0])
+        S.fold_rows_into(add, yi, z[0])
         div(yi, xr[:k], r[:k])
         div(z[0], xr[k], r[k])
     else:
@@ -520,8 +520,8 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
     sub(_ONE, t, t)
     add(t2, t, t2)
     v0, v1 = work.vec[0, :m], work.vec[1, :m]
-    np.multiply.reduce(t2[: work.nden], 0, out=v0)  # 1/F on the -1 rows: F on the +1
-    np.multiply.reduce(t2[work.nden :], 0, out=v1)
+    S.fold_rows_into(mul, t2[: work.nden], v0)  # 1/F on the -1 rows: F on the +1
+    S.fold_rows_into(mul, t2[work.nden :], v1)
     div(v0, v1, v0)
     log(v0, lf)
 

@@ -576,6 +576,30 @@ def atanh_terms(s_max: float) -> int:
     return len(ATANH_B)
 
 
+#: most rows :func:`fold_rows_into` chains (NumPy sums 8 and more in another order)
+FOLD_MAX = 5
+
+
+def fold_rows_into(op: np.ufunc, rows: F64, out: F64) -> F64:
+    """Write ``op.reduce(rows, axis=0)`` into ``out``, one binary call per row for a few rows.
+
+    NumPy's reduction over the leading axis of a few long rows costs more than the chained
+    calls: 5.8 against 2.4 us for two rows of 10922, 7.5 against 4.2 for three, 8.4 against
+    6.6 for five (add; multiply alike). Up to :data:`FOLD_MAX` rows the order is the
+    reduction's own (left to right), so the result is the same to the bit.
+    """
+    n = rows.shape[0]
+    if n > FOLD_MAX:
+        return np.asarray(op.reduce(rows, axis=0, out=out), np.float64)
+    if n == 1:
+        np.copyto(out, rows[0])
+        return out
+    op(rows[0], rows[1], out=out)
+    for i in range(2, n):
+        op(out, rows[i], out=out)
+    return out
+
+
 def horner_into(x: F64, coeffs: Sequence[float | F64], out: F64) -> F64:
     """Write ``sum(c_k x**k)`` into ``out`` (coefficients from degree 0 upwards, two or more)."""
     np.multiply(x, coeffs[-1], out=out)

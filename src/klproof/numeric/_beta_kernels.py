@@ -190,7 +190,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -439,10 +439,12 @@ class _Work:
         return self.row_bytes(self.k, self.with_q) * self.rows
 
 
-def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
+def _fast(work: _Work, m: int, dest: F64 | None = None) -> tuple[F64, NDArray[np.bool_]]:
     """Fast KL of the ``m`` rows loaded in ``work.z`` (``x_i``, ``y_i`` rows; sums formed here).
 
-    Returns the values and the mask of the rows whose value is kept (module docstring).
+    Returns the values (in ``dest`` if given: a contiguous float64 slice of the output,
+    which saves a copy per block) and the mask of the rows whose value is kept (module
+    docstring).
     """
     add, sub, mul, div, log = np.add, np.subtract, np.multiply, np.divide, np.log
     k, nr, xo = work.k, work.nr, work.xo
@@ -555,9 +557,10 @@ def _fast(work: _Work, m: int) -> tuple[F64, NDArray[np.bool_]]:
         sub(xr[k], work.kk, h[k])
     mul(nu, h, nuc)
 
-    total = work.vec[2, :m]
+    total = work.vec[2, :m] if dest is None else dest
     np.dot(work.wg, g, total)
-    add(total, work.const, total)
+    if not work.with_q:  # the constant is 0 with q
+        add(total, work.const, total)
 
     # -- rows kept: KL >= kl_min, concentrations in range (NaN fails all)
     ok, ok2 = work.ok[0, :m], work.ok[1, :m]
@@ -1190,6 +1193,7 @@ def _driver(
 
     every: NDArray[np.intp] | None = None  # a block's row numbers, once needed
     near_mode = False
+    direct = out.dtype == np.float64  # blocks' values straight into the output
     with np.errstate(all="ignore"):
         for i, start in enumerate(range(0, n, rows)):
             stop = min(start + rows, n)
@@ -1204,10 +1208,12 @@ def _driver(
             else:
                 work.acquire()
                 load(blk, work, m)
-                vals, ok = _fast(work, m)
+                dest = cast(F64, out[start:stop]) if direct else None
+                vals, ok = _fast(work, m, dest)
                 if finish is not None:
                     finish(blk, vals, m)
-                out[start:stop] = vals
+                if not direct:
+                    out[start:stop] = vals
                 idx = np.flatnonzero(~ok)
                 near_mode = near is not None and S.mostly_flagged(idx.size, m)
                 if near is not None:

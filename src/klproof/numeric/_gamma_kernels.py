@@ -463,6 +463,8 @@ _MU_MONIC = tuple(_c(v / _MU_LEAD) for v in _MU_ECON[:-1])
 _NU_C = tuple(_c(v) for v in _NU_ECON)
 _ONE, _HALF, _EIGHT, _EIGHTH = _c(1.0), _c(0.5), _c(8.0), _c(0.125)
 _E2 = _c(float(np.exp(2.0)))
+#: e^2 / 8: times c_8 = 8 s it is e^2 (exactly) or 0
+_E2_8 = _c(float(np.exp(2.0)) / 8.0)
 _C3, _C6, _C7, _C10, _C11, _C12, _C175 = (_c(v) for v in (3.0, 6.0, 7.0, 10.0, 11.0, 12.0, 1.75))
 
 
@@ -489,18 +491,25 @@ def shift_into(x: F64, sb: NDArray[np.bool_], c8: F64, yy: F64, inv: F64, u: F64
     np.multiply(inv, inv, u)
 
 
-def _shift_g_into(x: F64, u: F64, c8: F64, work: Sequence[F64], g: F64) -> None:
+def _shift_g_into(
+    x: F64, u: F64, c8: F64, sb: NDArray[np.bool_], work: Sequence[F64], g: F64
+) -> None:
     r"""Write :math:`G = 1/F`: :math:`(e^2 u)^4 P(x)` where shifted, exactly 1 elsewhere.
 
-    :math:`P = z(z + 6)(z + 10)(z + 12) = AB`, :math:`z = x(x + 7)`, blended as
-    :math:`G s + (1 - s)` with :math:`s = c_8/8` (exact: :math:`Gs` is :math:`G` or 0).
-    ``work`` is ``(z, A, B, P, scratch)``: the first four are left holding those values.
+    :math:`P = z(z + 6)(z + 10)(z + 12) = AB`, :math:`z = x(x + 7)`. The shift enters
+    as :math:`(e^2 s\,u)^4 P = Gs` with :math:`e^2 s = c_8 \cdot e^2/8` (:math:`e^2` or 0
+    exactly: 8 is a power of 2), and :math:`1 - s` is added as the uint8 view of the
+    negated mask ``sb`` (``sb = [x < 8]`` on entry, ``[x >= 8]`` on return): :math:`Gs + (1
+    - s)` is exact. Two passes fewer than forming :math:`s = c_8/8`, :math:`Gs` and
+    :math:`1 - s` (Beta: 42.8 against 33.5 us per 65536 elements). ``work`` is ``(z, A,
+    B, P, scratch)``: the first four are left holding those values.
     """
-    mul, add, sub = np.multiply, np.add, np.subtract
+    mul, add = np.multiply, np.add
     z, aa, bb, pp, w = work
-    mul(u, _E2, g)
+    mul(c8, _E2_8, g)
+    mul(g, u, g)
     mul(g, g, g)
-    mul(g, g, g)  # (e^2 u)^4 = (e/Y)^8
+    mul(g, g, g)  # (e^2 s u)^4 = s (e/Y)^8
     add(x, _C7, z)
     mul(z, x, z)
     add(z, _C6, w)
@@ -509,11 +518,9 @@ def _shift_g_into(x: F64, u: F64, c8: F64, work: Sequence[F64], g: F64) -> None:
     add(z, _C12, bb)
     mul(w, bb, bb)
     mul(aa, bb, pp)
-    mul(g, pp, g)
-    mul(c8, _EIGHTH, w)  # s
-    mul(g, w, g)
-    sub(_ONE, w, w)
-    add(g, w, g)
+    mul(g, pp, g)  # G s
+    np.logical_not(sb, sb)
+    add(g, sb.view(np.uint8), g)  # + (1 - s)
 
 
 def fast_gamma_gamma(a1: F64, b1: F64, a2: F64, b2: F64, *, scratch: _Scratch) -> tuple[F64, Fix]:
@@ -594,7 +601,7 @@ def fast_gamma_gamma(a1: F64, b1: F64, a2: F64, b2: F64, *, scratch: _Scratch) -
     add(out, tmp, out)
     z, aa, bb, w = scr("z", 2), scr("aa", 2), scr("bb", 2), scr("w", 2)
     pp = yy  # Y is no longer needed
-    _shift_g_into(x, u, c8, (z, aa, bb, pp, w), g)
+    _shift_g_into(x, u, c8, sb, (z, aa, bb, pp, w), g)
     div(g[0], g[1], tmp)
     log(tmp, tmp)
     add(out, tmp, out)
@@ -656,7 +663,7 @@ def _mu_into(x: F64, out: F64, scr: _Scratch) -> F64:
     mul(w, inv, w)
     add(out, w, out)
     # - log G
-    _shift_g_into(x, u, c8, (yy, inv, scr("bb"), scr("pp"), w), g)  # Y, x - 1/2: done
+    _shift_g_into(x, u, c8, sb, (yy, inv, scr("bb"), scr("pp"), w), g)  # Y, x - 1/2: done
     log(g, g)
     sub(out, g, out)
     return out

@@ -21,7 +21,9 @@ Sections
    ``validate_args=False``), SciPy ``rel_entr``/``kl_div`` where they apply, and the
    memory floor (one streaming read of every input byte plus one write of the output).
    Distributions are built before timing; times are medians over interleaved repeats,
-   each pair in a fresh interpreter (``--no-isolate``: all in this one). Peak extra
+   each pair in a fresh interpreter (``--no-isolate``: all in this one), in
+   ``--passes`` passes over all the pairs (default 3; the table takes each contender's
+   median over them and shows the range of torch/ours). Peak extra
    memory (tracemalloc, NumPy allocations) is reported relative to the output array.
    Sizes count scalar parameters: Categorical uses N/10 rows of 10 categories,
    Dirichlet N/4 rows of 4, MultivariateNormal N/9 rows of 3x3 (so the bytes moved
@@ -558,29 +560,54 @@ PAGE_FAULT_NOTE = (
     "took 625 faults every time, and the time outside the kernel's blocks (output, "
     "loading, flagged rows) was 3.6-5.0 ns/elt in four of them and 14.8 in the fifth; "
     "runs of the Beta row on the same code gave torch/ours from 2.66 to 3.26. "
+    "The slow spells come and go over minutes, not with the process: with PyTorch and the "
+    "naive formula run before each call, our Beta call took 59-61 ns/elt in one "
+    "process and 86-92 in another 20 minutes earlier (the time outside the kernel 2.7 "
+    "against 24-30 ns/elt), and a whole bench pass measured Beta at 79 ns/elt at both "
+    "sizes. Hence the passes: each pair is timed in every pass, the passes minutes apart. "
     "The table uses the defaults."
 )
 
 
 def speed(
-    sizes: list[int], repeats: int, only: list[str], *, isolate: bool = False, exact: bool = False
+    sizes: list[int],
+    repeats: int,
+    only: list[str],
+    *,
+    isolate: bool = False,
+    exact: bool = False,
+    passes: int = 1,
 ) -> list[dict[str, Any]]:
     """Speed rows of the pairs ``only`` selects (substrings of pair ids; ``exact``: ids).
 
     With ``isolate`` each pair is timed in a fresh interpreter (its contenders still side
-    by side in that one process), so no pair inherits the heap of the pairs before it.
-    What remains of the spread is page faults, measured on this VM (see
-    :data:`PAGE_FAULT_NOTE`): the first write of a NumPy output after PyTorch freed its
-    memory can cost 13-17 ns/elt more at N = 1e7 (Gamma 30 against 41-46, Beta 63
-    against 73-84), whichever process it is.
+    by side in that one process), so no pair inherits the heap of the pairs before it,
+    and that ``passes`` times over all the pairs, one pass after the other; each
+    contender's time is the median of its passes (:func:`combine_passes`). What remains
+    of the spread is page faults, measured on this VM (see :data:`PAGE_FAULT_NOTE`):
+    the first write of a NumPy output can cost 13-25 ns/elt more at N = 1e7 in slow
+    spells of a few minutes (Beta 59 against 72-92), whichever process it is.
     """
+    dids = [
+        did
+        for did in sorted(NAIVE)
+        if not only or any((o == did) if exact else (o in did) for o in only)
+    ]
+    if isolate:
+        runs = []
+        for k in range(passes):
+            if passes > 1:
+                print(f"-- speed, pass {k + 1} of {passes}", flush=True)
+            runs.append([r for did in dids for r in _speed_isolated(did, sizes, repeats)])
+        if passes == 1:
+            return runs[0]
+        combined = combine_passes(runs)
+        print(f"-- speed, median of {passes} passes", flush=True)
+        for r in combined:
+            _print_speed_row(r)
+        return combined
     rows = []
-    for did in sorted(NAIVE):
-        if only and not any((o == did) if exact else (o in did) for o in only):
-            continue
-        if isolate:
-            rows.extend(_speed_isolated(did, sizes, repeats))
-            continue
+    for did in dids:
         for n in sizes:
             rng = np.random.default_rng(0)
             p, q = gen(did, n, rng)
@@ -634,12 +661,45 @@ def _speed_isolated(did: str, sizes: list[int], repeats: int) -> list[dict[str, 
     return rows
 
 
+def combine_passes(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per pair and size from the rows of several passes (same pairs, same order).
+
+    Each contender's time is the median of its per-pass medians; peak memory the largest
+    of the passes; ``pass_ratios`` keeps each pass's torch/ours, so the table can show
+    their range.
+    """
+    out = []
+    for rows in zip(*runs, strict=True):
+        first = rows[0]
+        assert all((r["pair"], r["N"]) == (first["pair"], first["N"]) for r in rows)
+        row = dict(first)
+        for key in ("ours", "naive", "floor", "torch"):
+            vals = [r[key] for r in rows]
+            row[key] = None if any(v is None for v in vals) else statistics.median(vals)
+        row["scipy"] = {k: statistics.median(r["scipy"][k] for r in rows) for k in first["scipy"]}
+        row["mem_ours"] = max(r["mem_ours"] for r in rows)
+        row["mem_naive"] = max(r["mem_naive"] for r in rows)
+        if row["torch"] is not None:
+            row["pass_ratios"] = [r["torch"] / r["ours"] for r in rows]
+        out.append(row)
+    return out
+
+
 def _fmt_ns(t: float | None, n: int) -> str:
     return "—" if t is None else f"{1e9 * t / n:7.1f}"
 
 
 def _ratio(a: float | None, b: float | None) -> str:
     return "—" if a is None or b is None else f"{a / b:6.2f}"
+
+
+def _ratio_cell(r: dict[str, Any]) -> str:
+    """torch/ours, with the range over the passes where there were several."""
+    cell = _ratio(r["torch"], r["ours"]).strip()
+    spread = r.get("pass_ratios")
+    if spread and len(spread) > 1:
+        cell += f" ({min(spread):.2f}–{max(spread):.2f})"
+    return cell
 
 
 def _print_speed_row(r: dict[str, Any]) -> None:
@@ -947,6 +1007,7 @@ def markdown(
     acc: list[dict[str, Any]],
     near: list[dict[str, Any]] | None = None,
 ) -> str:
+    passes = max((len(r.get("pass_ratios") or []) for r in rows), default=1)
     lines = [
         "# Benchmark results",
         "",
@@ -957,6 +1018,15 @@ def markdown(
             "and `validate_args=False`; klproof with `validate=False`. Times are medians "
             "over interleaved repeats, each pair timed in a fresh interpreter with all its "
             "contenders side by side, in ns per element; ratios > 1 mean klproof is faster."
+            + (
+                f" The speed table is the median of {passes} passes over all the pairs, run "
+                "one after the other (each contender's median over the passes); the "
+                "torch/ours column gives the range over the passes in parentheses. This "
+                "VM has slow spells of a few minutes (see *Page faults* below), which a "
+                "single pass records as they fall."
+                if passes > 1
+                else ""
+            )
         ),
         "",
         (
@@ -978,7 +1048,7 @@ def markdown(
         lines.append(
             f"| {r['pair']} | {n:.0e} | {_fmt_ns(r['ours'], n).strip()} | "
             f"{_fmt_ns(r['naive'], n).strip()} | {_fmt_ns(r['torch'], n).strip()} | "
-            f"{_fmt_ns(r['floor'], n).strip()} | {_ratio(r['torch'], r['ours']).strip()} | "
+            f"{_fmt_ns(r['floor'], n).strip()} | {_ratio_cell(r)} | "
             f"{_ratio(r['naive'], r['ours']).strip()} | {_ratio(r['ours'], r['floor']).strip()} "
             f"| {r['mem_ours']:.2f}× | {r['mem_naive']:.2f}× | {sc} |"
         )
@@ -1120,6 +1190,7 @@ def speed_json(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "ours/floor": ratio(r["ours"], r["floor"]),
                 },
                 "peak_memory_over_output": {"ours": r["mem_ours"], "naive": r["mem_naive"]},
+                "torch/ours per pass": r.get("pass_ratios"),
             }
         )
     return out
@@ -1256,6 +1327,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time every pair in this process (default: each pair in a fresh interpreter)",
     )
+    ap.add_argument(
+        "--passes",
+        type=int,
+        default=3,
+        help="passes of the speed section over all pairs (each pair in a fresh interpreter "
+        "each time); the table takes each contender's median over the passes",
+    )
     ap.add_argument("--speed-rows-json", type=Path, help=argparse.SUPPRESS)  # child of isolate
     ap.add_argument(
         "--regions-only", action="store_true", help="only the per-region accuracy table"
@@ -1298,7 +1376,13 @@ def main(argv: list[str] | None = None) -> int:
         f"(+{1e3 * (imp[1] - imp[0]):.1f} ms)",
         flush=True,
     )
-    rows = speed([int(s) for s in args.sizes], args.repeats, args.only, isolate=not args.no_isolate)
+    rows = speed(
+        [int(s) for s in args.sizes],
+        args.repeats,
+        args.only,
+        isolate=not args.no_isolate,
+        passes=args.passes if not args.no_isolate else 1,
+    )
     n_val = int(max(args.sizes))
     val = validation_cost(n_val)
     near = near_speed(10**6, args.repeats, args.only)

@@ -118,3 +118,15 @@ def test_fold_rows_into_is_the_reduction_to_the_bit() -> None:
             view_out = stack[0, :257]
             S.fold_rows_into(op, stack[2:, :257], view_out)
             assert np.array_equal(view_out, op.reduce(stack[2:, :257], axis=0))
+
+
+def test_row_reduce_is_the_last_axis_reduction() -> None:
+    rng = np.random.default_rng(4)
+    for k in (1, 2, 3, 7, 17):
+        x = rng.uniform(-5.0, 5.0, (301, k))
+        x[7, 0] = np.nan  # propagates as in the reduction
+        for op in (np.maximum, np.minimum, np.add):
+            assert np.array_equal(S.row_reduce(op, x), op.reduce(x, axis=-1), equal_nan=True)
+        b = x > 0.0
+        assert np.array_equal(S.row_reduce(np.logical_or, b), b.any(-1))
+        assert np.array_equal(S.row_reduce(np.logical_and, b), b.all(-1))

@@ -1072,9 +1072,11 @@ def split_small(x: F64, y: F64) -> tuple[NDArray[np.bool_], F64]:
         small[np.arange(n), np.argmax(x, -1)] = False  # B holds the largest x_i
         ws = small.astype(np.float64)
         wb = 1.0 - ws
-        xs_, ys_ = (x * ws).sum(-1), (y * ws).sum(-1)
-        xb, yb = (x * wb).sum(-1), (y * wb).sum(-1)
-        ok = small.any(-1) & ~small.all(-1) & (xs_ <= 0.25 * xb) & (ys_ <= 0.25 * yb)
+        add = np.add
+        xs_, ys_ = S.row_reduce(add, x * ws), S.row_reduce(add, y * ws)
+        xb, yb = S.row_reduce(add, x * wb), S.row_reduce(add, y * wb)
+        some, every = S.row_reduce(np.logical_or, small), S.row_reduce(np.logical_and, small)
+        ok = some & ~every & (xs_ <= 0.25 * xb) & (ys_ <= 0.25 * yb)
         # rows spanning many decades go to kl._k_dirichlet's kl_wide (the integrand
         # below overflows for extreme Y/X)
         ok &= ~DW.wide_rows_of(x, y)
@@ -1088,9 +1090,9 @@ def split_small(x: F64, y: F64) -> tuple[NDArray[np.bool_], F64]:
         xf = np.where(ws > 0, x, 1.0).reshape(-1)
         yf = np.where(ws > 0, y, 1.0).reshape(-1)
         part_s = S.rm1mlog(yf, xf)[0] + _bregman_lgamma1p(xf, yf)
-        total = (part_s.reshape(m, k) * ws).sum(-1)
+        total = S.row_reduce(np.add, part_s.reshape(m, k) * ws)
         # -- KL of the B components alone (rearranged closed form, masked; 0 if |B| = 1)
-        multi = np.flatnonzero(wb.sum(-1) > 1)
+        multi = np.flatnonzero(S.row_reduce(np.add, wb) > 1)
         if multi.size:
             total[multi] += _kl_masked(x[multi], y[multi], wb[multi], xb[multi], yb[multi])
         # -- T along X_t = x_B + t x_S, Y_t = y_B + t y_S
@@ -1139,9 +1141,10 @@ def _careful_rows(x: F64, y: F64, careful: Careful, near_rows: int = _NEAR_ROWS)
     x, y = np.broadcast_arrays(x, y)
     out = np.empty(x.shape[0])
     with np.errstate(all="ignore"):
-        rel = np.max(np.abs((y - x) / x), axis=-1)
+        rel = S.row_reduce(np.maximum, np.abs((y - x) / x))
         close = rel < 0.25
-        near = close & (np.min(x, axis=-1) >= NEAR_LO) & (np.max(x, axis=-1) <= NEAR_HI)
+        lo, hi = S.row_reduce(np.minimum, x), S.row_reduce(np.maximum, x)
+        near = close & (lo >= NEAR_LO) & (hi <= NEAR_HI)
     if near.any():
         near_into(out, np.flatnonzero(near), x, y, rel, near_rows)
     if not near.all():

@@ -580,6 +580,22 @@ def atanh_terms(s_max: float) -> int:
 FOLD_MAX = 5
 
 
+def row_reduce(op: np.ufunc, x: NDArray[Any]) -> NDArray[Any]:
+    """``op.reduce(x, axis=-1)`` of a 2-D block, column by column for a few columns.
+
+    NumPy's reduction over a short last axis costs ~25 ns per row (``np.max`` of 8198
+    rows of 2: 0.22 ms); a loop of elementwise ``op`` over the columns ~1 ns per row
+    and column (0.007 ms). NaN propagates as in ``np.maximum``/``np.minimum``; the
+    dtype is ``x``'s (``np.logical_or`` over a boolean block is ``any``).
+    """
+    if x.shape[-1] > 16:
+        return np.asarray(op.reduce(x, axis=-1))
+    acc = np.array(x[:, 0])
+    for j in range(1, x.shape[-1]):
+        op(acc, x[:, j], out=acc)
+    return acc
+
+
 def fold_rows_into(op: np.ufunc, rows: F64, out: F64) -> F64:
     """Write ``op.reduce(rows, axis=0)`` into ``out``, one binary call per row for a few rows.
 

@@ -429,18 +429,8 @@ def _rsum(x: F64) -> F64:
 
 
 def _rowreduce(op: np.ufunc, x: F64) -> F64:
-    """``op.reduce(x, axis=-1)`` of a 2-D block, column by column for a few columns.
-
-    NumPy's reduction over a short last axis costs ~25 ns per row; a loop of
-    elementwise ``op`` over the columns costs ~1 ns per row and column. NaN propagates
-    as in ``np.maximum``/``np.minimum``.
-    """
-    if x.shape[-1] > 16:
-        return np.asarray(op.reduce(x, axis=-1), dtype=np.float64)
-    acc = np.array(x[:, 0], dtype=np.float64)
-    for j in range(1, x.shape[-1]):
-        op(acc, x[:, j], out=acc)
-    return acc
+    """``op.reduce(x, axis=-1)`` of a 2-D float block (:func:`_special.row_reduce`)."""
+    return np.asarray(S.row_reduce(op, x), dtype=np.float64)
 
 
 def _k_normal(m1: F64, s1: F64, m2: F64, s2: F64) -> F64:

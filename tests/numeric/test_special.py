@@ -1,13 +1,20 @@
 """Shared numeric helpers of ``klproof.numeric._special``.
 
-The close-rate atanh form and the row folds of the block kernels.
+The close-rate atanh form, the row folds and reductions of the block kernels and their
+outputs without NumPy's huge-page hint.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+from pathlib import Path
+
 import mpmath as mp
 import numpy as np
+import pytest
 
+import klproof
 from klproof.numeric import _special as S
 
 
@@ -130,3 +137,91 @@ def test_row_reduce_is_the_last_axis_reduction() -> None:
         b = x > 0.0
         assert np.array_equal(S.row_reduce(np.logical_or, b), b.any(-1))
         assert np.array_equal(S.row_reduce(np.logical_and, b), b.all(-1))
+
+
+def _hugepage_setting() -> bool:
+    """NumPy's current huge-page hint (read by setting it and setting it back)."""
+    switch = S._HUGEPAGE_SWITCH
+    assert switch is not None
+    now = switch(True)
+    switch(now)
+    return bool(now)
+
+
+def test_empty_small_pages_is_an_empty_array_and_restores_numpys_setting() -> None:
+    before = _hugepage_setting()
+    a = S.empty_small_pages((3, 1 << 20))
+    assert a.shape == (3, 1 << 20)
+    assert a.dtype == np.float64
+    assert a.flags.c_contiguous
+    assert a.flags.owndata
+    assert a.flags.writeable
+    b = S.empty_small_pages(5, np.float32)
+    assert b.shape == (5,)
+    assert b.dtype == np.float32
+    assert _hugepage_setting() == before
+
+
+def test_empty_small_pages_restores_the_setting_under_threads() -> None:
+    switch = S._HUGEPAGE_SWITCH
+    assert switch is not None
+    for start in (True, False):
+        previous = switch(start)
+        try:
+
+            def work() -> None:
+                for _ in range(200):
+                    S.empty_small_pages(1 << 19)
+
+            threads = [threading.Thread(target=work) for _ in range(6)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert _hugepage_setting() is start
+        finally:
+            switch(previous)
+
+
+def test_empty_small_pages_without_numpys_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(S, "_HUGEPAGE_SWITCH", None)
+    a = S.empty_small_pages((4, 2), np.float32)
+    assert a.shape == (4, 2)
+    assert a.dtype == np.float32
+
+
+def _vm_flags(addr: int) -> list[str]:
+    """The ``VmFlags`` of this process's mapping that holds ``addr`` (Linux)."""
+    inside = False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(" ", 1)[0]
+        if "-" in head and ":" not in head:
+            lo, hi = (int(v, 16) for v in head.split("-"))
+            inside = lo <= addr < hi
+        elif inside and line.startswith("VmFlags:"):
+            return line.split()[1:]
+    raise AssertionError(f"no mapping holds {addr:#x}")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
+def test_empty_small_pages_has_no_huge_page_hint() -> None:
+    switch = S._HUGEPAGE_SWITCH
+    assert switch is not None
+    previous = switch(True)
+    try:
+        hinted = np.empty(1 << 21)  # 16 MB: NumPy hints huge pages from 4 MB
+        plain = S.empty_small_pages(1 << 21)
+        # NumPy's hint starts at the first page boundary after the data: look mid-array
+        assert "hg" in _vm_flags(hinted.ctypes.data + hinted.nbytes // 2)  # it can fail
+        assert "hg" not in _vm_flags(plain.ctypes.data + plain.nbytes // 2)
+    finally:
+        switch(previous)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
+def test_beta_outputs_have_no_huge_page_hint() -> None:
+    n = 1 << 20  # 8 MB of output
+    p = klproof.Beta(np.full(n, 2.0), 3.0, validate=False)
+    q = klproof.Beta(np.full(n, 4.0), 1.5, validate=False)
+    out = klproof.kl_divergence(p, q)
+    assert "hg" not in _vm_flags(out.ctypes.data + out.nbytes // 2)

@@ -1254,7 +1254,7 @@ def kl_beta_beta(
 
     ``careful(x, y)`` takes ``(m, 2)`` rows of concentrations (``kl._k_dirichlet``).
     """
-    out = np.empty(shape, dtype=dtype)
+    out = S.empty_small_pages(shape, dtype)
     n = out.size
     flat = out.reshape(-1)
     prepared = _flat_scalars([a1, b1, a2, b2], shape)
@@ -1302,7 +1302,7 @@ def kl_beta_uniform(
     :func:`_log_width`, the second as in the module docstring with :math:`y = (1, 1)`.
     ``careful(x, y)`` takes ``(m, 2)`` rows of concentrations (``kl._k_dirichlet``).
     """
-    out = np.empty(shape, dtype=dtype)
+    out = S.empty_small_pages(shape, dtype)
     n = out.size
     flat = out.reshape(-1)
     prepared = _flat_scalars([a, b, lo, hi], shape)
@@ -1340,7 +1340,7 @@ def kl_dirichlet(
     ``careful(x, y)`` takes ``(m, K)`` rows of concentrations (``kl._k_dirichlet``).
     """
     k = int(x.shape[-1])
-    out = np.empty(shape, dtype=dtype)
+    out = S.empty_small_pages(shape, dtype)
     n = out.size
     flat = out.reshape(-1)
     target = (*shape, k)

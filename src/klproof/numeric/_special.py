@@ -12,9 +12,11 @@ SciPy is imported lazily: ``import klproof`` must stay cheap.
 from __future__ import annotations
 
 import functools
+import importlib
 import math
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -59,6 +61,51 @@ def scipy_special() -> Any:
     from scipy import special  # noqa: PLC0415 - deliberate lazy import
 
     return special
+
+
+def _hugepage_switch() -> Callable[[bool], bool] | None:
+    """NumPy's switch of its huge-page hint for large arrays (private; absent: None)."""
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        switch = getattr(mod, "_set_madvise_hugepage", None)
+        if callable(switch):
+            return cast(Callable[[bool], bool], switch)
+    return None
+
+
+_HUGEPAGE_SWITCH = _hugepage_switch()
+_HUGEPAGE_LOCK = threading.Lock()
+
+
+def empty_small_pages(shape: int | tuple[int, ...], dtype: Any = np.float64) -> NDArray[Any]:
+    """``np.empty(shape, dtype)`` without NumPy's huge-page hint (for the slowest kernels).
+
+    NumPy asks Linux for transparent huge pages on arrays of 4 MB and more
+    (``madvise(MADV_HUGEPAGE)``). On a VM that reports free memory to its host (virtio
+    free page reporting, as on the benchmark machine) the free 2 MB blocks such pages
+    need are the ones handed back, and the first write of each then waits for the host:
+    ~5 ms per huge page, so an 80 MB output cost 0.3 to 20 ns per element depending on
+    what ran before (the Beta KL, ~60 ns/elt of arithmetic: 60-63 or 73-85 in one
+    process, with PyTorch and a memory-streaming loop run between calls). With 4 KB pages
+    the same output cost ~2.5 ns/elt in every call (64-68). The kernels whose arithmetic
+    is tens of ns per output element take this; the memory-bound ones (Normal: 5 ns) and
+    the Gamma family (12-25 ns: Exponential -> Gamma measured 16.5-17.0 against
+    13.6-14.2) keep NumPy's default. The switch is NumPy's own
+    (``_set_madvise_hugepage``, private, in NumPy since 1.20), set under a lock and
+    restored, so other allocations keep their setting; without it this is ``np.empty``.
+    """
+    switch = _HUGEPAGE_SWITCH
+    if switch is None:
+        return np.empty(shape, dtype=dtype)
+    with _HUGEPAGE_LOCK:
+        before = switch(False)
+        try:
+            return np.empty(shape, dtype=dtype)
+        finally:
+            switch(before)
 
 
 def _horner(x: F64, coeffs: tuple[float, ...]) -> F64:

@@ -59,14 +59,16 @@ passes, which on a cache-sized block is what the time is:
   exactly :math:`e^2` or 0, and :math:`1 - s` is added as the negated boolean viewed as
   uint8: two passes fewer than forming :math:`s`, :math:`Gs` and :math:`1 - s`, 51.5 ->
   50.0 ns per Beta row in the fast blocks, the same values to the bit: see
-  ``_gamma_kernels._shift_g_into``); the logarithm is taken of the quotient with the sides swapped. That is
+  ``_gamma_kernels._shift_g_into``); the logarithm is taken of the quotient with the
+  sides swapped. That is
   11 passes for :math:`G`, where the factors :math:`x + js` with :math:`s`-scaled
   constants (which made :math:`F = 1` where :math:`s = 0` by equal roundings) took 18
   and the numerator :math:`((x + 8)/e)^8` over :math:`P` 14 (Beta 66.3 -> 63.4,
   Dirichlet K = 4 26.5 -> 25.4 ns/elt with the numerator, with the range test on the
   least component and the larger sum only; the fast blocks alone then
   58.5 -> 55.8 ns per Beta row and 24.3 -> 23.4 per Dirichlet element with :math:`G`),
-  4 for the blend, and 2 fewer for :math:`sH`. :math:`G`'s rounding error is a few
+  3 for the blend (one multiplication by :math:`c_8 e^2/8`, a negation of the boolean,
+  one mixed add; 4 before), and 2 fewer for :math:`sH`. :math:`G`'s rounding error is a few
   ulp, as :math:`F`'s was (:math:`1/Y`, its square, the constant :math:`e^2` and two
   squarings: at most ~12 ulp, against ~16 for :math:`((x + 8)/e)^8/P` with three);
 * the terms :math:`(x - \tfrac12)\log(Y/x)` of the :math:`\mu` rows and the terms

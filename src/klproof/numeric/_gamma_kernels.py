@@ -461,8 +461,7 @@ def _c(x: float) -> F64:
 _MU_LEAD = _MU_ECON[-1]
 _MU_MONIC = tuple(_c(v / _MU_LEAD) for v in _MU_ECON[:-1])
 _NU_C = tuple(_c(v) for v in _NU_ECON)
-_ONE, _HALF, _EIGHT, _EIGHTH = _c(1.0), _c(0.5), _c(8.0), _c(0.125)
-_E2 = _c(float(np.exp(2.0)))
+_ONE, _HALF, _EIGHT = _c(1.0), _c(0.5), _c(8.0)
 #: e^2 / 8: times c_8 = 8 s it is e^2 (exactly) or 0
 _E2_8 = _c(float(np.exp(2.0)) / 8.0)
 _C3, _C6, _C7, _C10, _C11, _C12, _C175 = (_c(v) for v in (3.0, 6.0, 7.0, 10.0, 11.0, 12.0, 1.75))

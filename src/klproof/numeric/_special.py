@@ -96,6 +96,9 @@ def empty_small_pages(shape: int | tuple[int, ...], dtype: Any = np.float64) -> 
     13.6-14.2) keep NumPy's default. The switch is NumPy's own
     (``_set_madvise_hugepage``, private, in NumPy since 1.20), set under a lock and
     restored, so other allocations keep their setting; without it this is ``np.empty``.
+    It only leaves NumPy's hint out: an array that malloc places in heap memory an
+    earlier array was hinted for (below glibc's mmap threshold, at most 32 MB) keeps
+    that memory's hint; larger ones are fresh mappings.
     """
     switch = _HUGEPAGE_SWITCH
     if switch is None:

@@ -626,10 +626,6 @@ def atanh_terms(s_max: float) -> int:
     return len(ATANH_B)
 
 
-#: most rows :func:`fold_rows_into` chains (NumPy sums 8 and more in another order)
-FOLD_MAX = 5
-
-
 def row_reduce(op: np.ufunc, x: NDArray[Any]) -> NDArray[Any]:
     """``op.reduce(x, axis=-1)`` of a 2-D block, column by column for a few columns.
 
@@ -644,6 +640,10 @@ def row_reduce(op: np.ufunc, x: NDArray[Any]) -> NDArray[Any]:
     for j in range(1, x.shape[-1]):
         op(acc, x[:, j], out=acc)
     return acc
+
+
+#: most rows :func:`fold_rows_into` chains (NumPy sums 8 and more in another order)
+FOLD_MAX = 5
 
 
 def fold_rows_into(op: np.ufunc, rows: F64, out: F64) -> F64:
